@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils import timezone
+
+from alerts_app.models import AlertRule, Incident, MaintenanceWindow
+from monitor_project.admin_roles import RoleAdmin, RoleTabularInline
+from monitor_project.roles import MANAGERS
+
+
+class AlertRuleInline(RoleTabularInline):
+    model = AlertRule
+    view_roles = MANAGERS
+    fields = [
+        "rule_name",
+        "alert_type",
+        "condition_metric",
+        "condition_operator",
+        "condition_threshold",
+        "condition_duration_minutes",
+        "severity",
+        "is_active",
+    ]
+    show_change_link = True
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(RoleAdmin):
+    view_roles = MANAGERS
+    list_display = [
+        "rule_name",
+        "integration",
+        "condition",
+        "severity",
+        "is_active",
+        "last_triggered",
+        "trigger_count",
+    ]
+    list_filter = ["severity", "alert_type", "condition_metric", "is_active"]
+    list_select_related = ["integration"]
+    search_fields = ["rule_name", "rule_description", "integration__display_name"]
+    autocomplete_fields = ["integration"]
+    readonly_fields = [
+        "last_triggered",
+        "trigger_count",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="condition")
+    def condition(self, obj: AlertRule) -> str:
+        return (
+            f"{obj.condition_metric} {obj.condition_operator} {obj.condition_threshold}"
+        )
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: Any, change: bool
+    ) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Incident)
+class IncidentAdmin(RoleAdmin):
+    can_add = False
+    list_display = [
+        "triggered_at",
+        "integration",
+        "severity",
+        "status",
+        "escalation_level",
+        "acknowledged_by",
+        "resolved_at",
+    ]
+    list_filter = ["status", "severity", "business_impact"]
+    list_select_related = ["integration", "acknowledged_by"]
+    search_fields = ["alert_message", "integration__display_name"]
+    date_hierarchy = "triggered_at"
+    readonly_fields = [
+        "alert_rule",
+        "integration",
+        "triggered_at",
+        "trigger_value",
+        "threshold_value",
+        "acknowledged_by",
+        "acknowledged_at",
+        "resolved_by",
+        "resolved_at",
+        "duration_minutes",
+        "escalation_level",
+        "escalated_at",
+        "escalated_to",
+        "notifications_sent",
+        "created_at",
+        "updated_at",
+    ]
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(RoleAdmin):
+    list_display = [
+        "title",
+        "status",
+        "scheduled_start",
+        "scheduled_end",
+        "expected_impact",
+        "requires_approval",
+        "approved_by",
+    ]
+    list_filter = ["status", "maintenance_type", "expected_impact", "requires_approval"]
+    search_fields = ["title", "description"]
+    filter_horizontal = ["affected_integrations"]
+    readonly_fields = [
+        "actual_start",
+        "actual_end",
+        "notifications_sent",
+        "approved_by",
+        "approved_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["approve"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: Any, change: bool
+    ) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Approve the selected maintenance windows")
+    def approve(self, request: HttpRequest, queryset: Any) -> None:
+        from integrations_app import audit
+
+        now = timezone.now()
+        for window in queryset.filter(approved_at__isnull=True):
+            window.approved_by = request.user
+            window.approved_at = now
+            window.save(update_fields=["approved_by", "approved_at", "updated_at"])
+            audit.record(request.user, "approve", window)

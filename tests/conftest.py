@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+def _user(django_user_model: Any, username: str, role: str | None, **extra: Any) -> Any:
+    user = django_user_model.objects.create_user(
+        username=username, password="pw-for-tests-only", is_staff=True, **extra
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def staff(django_user_model: Any) -> Any:
+    return _user(django_user_model, "sam_staff", "staff")
+
+
+@pytest.fixture
+def other_staff(django_user_model: Any) -> Any:
+    return _user(django_user_model, "olga_staff", "staff")
+
+
+@pytest.fixture
+def manager(django_user_model: Any) -> Any:
+    return _user(django_user_model, "mia_manager", "manager")
+
+
+@pytest.fixture
+def superadmin(django_user_model: Any) -> Any:
+    return _user(django_user_model, "sue_superadmin", "superadmin")
+
+
+@pytest.fixture
+def nobody(django_user_model: Any) -> Any:
+    """An authenticated user who holds no role."""
+    return _user(django_user_model, "ned_norole", None)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(api: APIClient) -> Any:
+    def login(user: Any) -> APIClient:
+        token, _ = Token.objects.get_or_create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return login
