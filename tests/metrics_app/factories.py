@@ -5,6 +5,7 @@ from typing import Any
 
 import factory
 
+from alerts_app.models import AlertRule, Incident
 from integrations_app.models import HealthCheck, Integration
 from metrics_app.models import Baseline, Metric
 from tests.integrations_app.factories import IntegrationFactory
@@ -71,3 +72,29 @@ def failed(
         "error_kind": kind,
         "error_message": f"failed: {kind or status}",
     }
+
+
+class AlertRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertRule
+
+    integration = factory.SubFactory(IntegrationFactory)
+    rule_name = factory.Sequence(lambda n: f"rule {n}")
+    alert_type = "availability"
+    condition_metric = "uptime_percentage"
+    condition_operator = "<"
+    condition_threshold = 99
+    severity = "critical"
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Incident
+
+    alert_rule = factory.SubFactory(
+        AlertRuleFactory, integration=factory.SelfAttribute("..integration")
+    )
+    integration = factory.SubFactory(IntegrationFactory)
+    alert_message = "uptime below 99%"
+    severity = "critical"
+    status = "resolved"
