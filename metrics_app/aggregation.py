@@ -26,7 +26,7 @@ MAX_RESPONSE_TIME_MS = 999_999
 # Sorting an hour of every integration's checks for the percentiles spills to
 # disk with PostgreSQL's default work_mem; this keeps it in memory for one
 # transaction only.
-WORK_MEM = "64MB"
+WORK_MEM = "256MB"
 
 # The metric columns the statement writes, in the order of its SELECT list.
 _COLUMNS = [

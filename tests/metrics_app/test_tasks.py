@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from io import StringIO
 
 import psycopg
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -109,3 +111,31 @@ def test_each_job_is_on_the_beat_schedule(
     assert scheduled["task"] == task.name  # type: ignore[attr-defined]
     assert scheduled["schedule"].minute == minute
     assert scheduled["schedule"].hour == hour
+
+
+def test_the_backfill_command_rolls_up_the_hours_asked_for() -> None:
+    service = IntegrationFactory()
+    now = timezone.now()
+    for hours_ago in (0, 3, 5):
+        checks(service, now - timedelta(hours=hours_ago), ok(100))
+    out = StringIO()
+
+    call_command("aggregate_metrics", "--hours", "4", stdout=out)
+
+    assert Metric.objects.filter(integration=service).count() == 2
+    assert "2 rows inserted, 0 updated" in out.getvalue()
+
+
+@pytest.mark.parametrize("hours", ["0", "-1", "9000"])
+def test_the_backfill_command_refuses_a_bad_span(hours: str) -> None:
+    with pytest.raises(CommandError, match="--hours must be between"):
+        call_command("aggregate_metrics", "--hours", hours)
+
+
+def test_the_backfill_command_waits_for_no_running_aggregation(
+    other_session: psycopg.Connection,
+) -> None:
+    hold(other_session, "metrics.aggregate")
+
+    with pytest.raises(CommandError, match="in progress"):
+        call_command("aggregate_metrics")
