@@ -6,6 +6,12 @@ from typing import Any
 
 from celery.schedules import crontab
 
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "dispatch-due-checks": {
+        "task": "integrations_app.dispatch_due_checks",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+}
 
 __all__ = ["BEAT_SCHEDULE", "crontab"]
