@@ -42,6 +42,7 @@ class IncidentFactory(factory.django.DjangoModelFactory):
 class MaintenanceWindowFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = MaintenanceWindow
+        skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Window {n}")
     scheduled_start = factory.LazyFunction(
