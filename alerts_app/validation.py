@@ -190,6 +190,12 @@ def rule_errors(rule: Any) -> dict[str, list[str]]:
         add("escalation_recipients", "Escalation needs at least one recipient.")
 
     secret = rule.webhook_secret
+    if "webhook" in channels and not secret and not settings.ALERT_WEBHOOK_SECRET:
+        add(
+            "webhook_secret",
+            "The webhook channel signs its bodies: set a secret here or "
+            "ALERT_WEBHOOK_SECRET.",
+        )
     if secret:
         try:
             value = secret.reveal().get("secret")
