@@ -45,7 +45,7 @@ def _notify_later(incident_id: uuid.UUID, event: str, level: int = 0) -> None:
         try:
             notify_incident.delay(str(incident_id), event, level)
         except Exception as exc:
-            # The sweep in the evaluation pass queues it again later.
+            # The incident itself is committed; only its notices are lost.
             logger.error(
                 "incident %s: could not queue %s notifications: %s",
                 incident_id,

@@ -18,8 +18,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task(
     name="alerts.evaluate_rules",
-    soft_time_limit=25,
-    time_limit=28,
+    # A mass outage opens many incidents in one pass; overlapping passes are
+    # safe because the database refuses a second live incident per pair.
+    soft_time_limit=110,
+    time_limit=120,
     acks_late=True,
 )
 def evaluate_rules() -> dict[str, int]:

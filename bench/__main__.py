@@ -6,7 +6,9 @@ import sys
 
 
 def main() -> int:
-    print("no benchmarks yet")
+    from bench import alerting
+
+    alerting.run()
     return 0
 
 

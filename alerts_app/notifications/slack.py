@@ -8,6 +8,7 @@ from alerts_app.notifications.base import (
     http_failure,
     unreachable,
 )
+from integrations_app import outbound
 
 COLOURS = {
     "info": "#6e7781",
@@ -21,8 +22,6 @@ class SlackChannel(Channel):
     name = "slack"
 
     def send(self, message: Message, recipient: str) -> None:
-        from integrations_app import outbound
-
         body = {
             "text": f"{message.subject}\n{message.text}",
             "attachments": [

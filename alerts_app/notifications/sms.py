@@ -13,6 +13,7 @@ from alerts_app.notifications.base import (
     http_failure,
     unreachable,
 )
+from integrations_app import outbound
 
 TWILIO_API = "https://api.twilio.com/2010-04-01"
 MAX_BODY = 1600
@@ -25,8 +26,6 @@ class SmsChannel(Channel):
         return severity in {"critical", "urgent"}
 
     def send(self, message: Message, recipient: str) -> None:
-        from integrations_app import outbound
-
         sid = settings.TWILIO_ACCOUNT_SID
         token = settings.TWILIO_AUTH_TOKEN
         sender = settings.TWILIO_FROM_NUMBER

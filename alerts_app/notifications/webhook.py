@@ -19,6 +19,7 @@ from alerts_app.notifications.base import (
     http_failure,
     unreachable,
 )
+from integrations_app import outbound
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -32,8 +33,6 @@ class WebhookChannel(Channel):
         self.secret = secret
 
     def send(self, message: Message, recipient: str) -> None:
-        from integrations_app import outbound
-
         if not self.secret:
             raise DeliveryError("no webhook secret is configured", retryable=False)
 

@@ -50,8 +50,6 @@ def providers(settings: Any) -> None:
     settings.ALERT_WEBHOOK_SECRET = "global-webhook-secret-value"
     settings.SLACK_WEBHOOK_URL = ""
     settings.ALERT_NOTIFY_MAX_ATTEMPTS = 3
-    if not hasattr(settings, "MONITOR_CA_BUNDLE"):
-        settings.MONITOR_CA_BUNDLE = None
 
 
 def _incident(

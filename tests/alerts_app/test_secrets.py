@@ -58,8 +58,6 @@ def test_no_secret_reaches_an_incident_an_audit_event_or_a_log(
     settings.TWILIO_FROM_NUMBER = "+15005550006"
     settings.ALERT_WEBHOOK_SECRET = CANARIES["global_webhook"]
     settings.ALERT_NOTIFY_BACKOFF_SECONDS = 0
-    if not hasattr(settings, "MONITOR_CA_BUNDLE"):
-        settings.MONITOR_CA_BUNDLE = None
     monkeypatch.setattr(
         socket,
         "getaddrinfo",
@@ -108,7 +106,7 @@ def test_no_secret_reaches_an_incident_an_audit_event_or_a_log(
         + _rows(AuditEvent)
         + _rows(AlertRule)
         .replace(
-            # The rule keeps its own recipients; only the sealed secret must stay hidden.
+            # The rule keeps its recipients; only the sealed secret must stay hidden.
             SLACK,
             "",
         )
