@@ -9,6 +9,8 @@ from integrations_app.models import SystemConfig
 
 logger = logging.getLogger(__name__)
 
+# max_escalation_level is not among the seeded keys: a superadmin adds it to
+# change the limit from its default.
 DEFAULTS: dict[str, int] = {
     "notification_rate_limit": 5,
     "max_escalation_level": 3,

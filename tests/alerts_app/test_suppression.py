@@ -324,3 +324,16 @@ def test_an_incident_in_maintenance_does_not_escalate(now: datetime.datetime) ->
     _window(now, [incident.integration], status="in_progress")
 
     assert escalation.escalate_due(now + 60 * MINUTE) == 0
+
+
+def test_the_escalation_limit_comes_from_system_config(now: datetime.datetime) -> None:
+    from integrations_app.models import SystemConfig
+
+    SystemConfig.objects.create(config_key="max_escalation_level", config_value=1)
+    incident = _escalating(now)
+
+    for minutes in (30, 60, 90):
+        escalation.escalate_due(now + minutes * MINUTE)
+
+    incident.refresh_from_db()
+    assert incident.escalation_level == 1
