@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -27,8 +29,67 @@ class AlertRuleInline(RoleTabularInline):
     show_change_link = True
 
 
+class AlertRuleForm(forms.ModelForm):
+    """The webhook secret is write-only: blank keeps what is stored."""
+
+    new_webhook_secret = forms.CharField(
+        required=False,
+        label="Webhook secret",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Signs this rule's webhook bodies. Leave blank to keep the "
+        "current one; without one ALERT_WEBHOOK_SECRET signs them.",
+        max_length=512,
+    )
+    clear_webhook_secret = forms.BooleanField(
+        required=False, label="Clear the webhook secret"
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "integration",
+            "rule_name",
+            "rule_description",
+            "alert_type",
+            "condition_metric",
+            "condition_operator",
+            "condition_threshold",
+            "condition_duration_minutes",
+            "severity",
+            "auto_resolve",
+            "cooldown_minutes",
+            "notification_channels",
+            "notification_recipients",
+            "escalation_enabled",
+            "escalation_after_minutes",
+            "escalation_recipients",
+            "is_active",
+            "business_hours_only",
+            "business_hours_start",
+            "business_hours_end",
+            "business_days",
+        ]
+
+    def _post_clean(self) -> None:
+        value = self.cleaned_data.get("new_webhook_secret")
+        if self.cleaned_data.get("clear_webhook_secret"):
+            self.instance.webhook_secret = None
+        elif value:
+            self.instance.webhook_secret = {"secret": value}
+        super()._post_clean()
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        # Errors about the secret belong to the field the user typed it into.
+        if hasattr(errors, "error_dict") and "webhook_secret" in errors.error_dict:
+            moved = dict(errors.error_dict)
+            moved["new_webhook_secret"] = moved.pop("webhook_secret")
+            errors = ValidationError(moved)
+        super()._update_errors(errors)
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(RoleAdmin):
+    form = AlertRuleForm
     view_roles = MANAGERS
     list_display = [
         "rule_name",

@@ -45,7 +45,7 @@ def _notify_later(incident_id: uuid.UUID, event: str, level: int = 0) -> None:
         try:
             notify_incident.delay(str(incident_id), event, level)
         except Exception as exc:
-            # The incident itself is committed; only its notices are lost.
+            # The evaluation task requeues notices that were never queued.
             logger.error(
                 "incident %s: could not queue %s notifications: %s",
                 incident_id,

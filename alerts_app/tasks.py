@@ -9,6 +9,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from alerts_app import engine, escalation, maintenance
 from alerts_app.notifications import dispatch
@@ -28,11 +29,23 @@ def evaluate_rules() -> dict[str, int]:
     """Evaluate every active rule, then escalate what waited too long."""
     outcome = engine.evaluate_all()
     escalated = escalation.escalate_due()
+    requeued = requeue_unsent()
     return {
         "opened": outcome.opened,
         "resolved": outcome.resolved,
         "escalated": escalated,
+        "requeued": requeued,
     }
+
+
+def requeue_unsent() -> int:
+    """Queue again the notices a broker outage kept from ever being queued."""
+    missing = dispatch.unsent(timezone.now())
+    for incident_id, event in missing:
+        notify_incident.delay(str(incident_id), event, 0)
+    if missing:
+        logger.warning("requeued notifications of %d incident changes", len(missing))
+    return len(missing)
 
 
 @shared_task(name="alerts.maintenance_tick", soft_time_limit=50, time_limit=55)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 from typing import Any
@@ -129,6 +130,58 @@ def entry(
     }
 
 
+def _nobody(event: str, level: int) -> dict[str, Any]:
+    return {
+        "event": event,
+        "level": level,
+        "channel": None,
+        "recipient": None,
+        "key": None,
+        "status": "skipped",
+        "attempt": 0,
+        "at": timezone.now().isoformat(),
+        "error": "no recipient for the rule's channels",
+    }
+
+
+# Incidents whose notices were never queued (the broker was down when they
+# changed): opened ones with no record at all, resolved ones that reached
+# someone when they opened but have no record of their resolution.
+_UNSENT = """
+SELECT id, 'opened' FROM alert_incidents
+WHERE status IN ('open', 'acknowledged')
+  AND suppressed_by_window_id IS NULL
+  AND triggered_at BETWEEN %(since)s AND %(until)s
+  AND jsonb_array_length(coalesce(notifications_sent, '[]'::jsonb)) = 0
+UNION ALL
+SELECT id, 'resolved' FROM alert_incidents i
+WHERE status = 'resolved'
+  AND resolved_at BETWEEN %(since)s AND %(until)s
+  AND EXISTS (
+      SELECT 1 FROM jsonb_array_elements(coalesce(i.notifications_sent, '[]'))
+          AS e(entry)
+      WHERE e.entry->>'event' IN ('opened', 'escalated')
+        AND e.entry->>'status' IN ('queued', 'sent', 'failed', 'gave_up'))
+  AND NOT EXISTS (
+      SELECT 1 FROM jsonb_array_elements(coalesce(i.notifications_sent, '[]'))
+          AS e(entry)
+      WHERE e.entry->>'event' = 'resolved')
+"""
+
+
+def unsent(now: datetime.datetime) -> list[tuple[Any, str]]:
+    """List incident changes from the last hour whose notices were never queued."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UNSENT,
+            {
+                "since": now - datetime.timedelta(hours=1),
+                "until": now - datetime.timedelta(minutes=1),
+            },
+        )
+        return [(pk, event) for pk, event in cursor.fetchall()]
+
+
 def record(incident_id: Any, entries: list[dict[str, Any]]) -> None:
     """Append outcomes to notifications_sent in one statement, safe across workers."""
     if not entries:
@@ -218,6 +271,9 @@ def dispatch(incident_id: Any, event: str, level: int = 0) -> list[Target]:
         return []
     chosen = plan(incident, event)
     if not chosen:
+        if event == "opened":
+            # Say so on the incident, so the sweep knows it was not lost.
+            record(incident.pk, [_nobody(event, level)])
         return []
 
     status = "queued"
