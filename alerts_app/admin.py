@@ -70,13 +70,14 @@ class AlertRuleForm(forms.ModelForm):
             "business_days",
         ]
 
-    def _post_clean(self) -> None:
-        value = self.cleaned_data.get("new_webhook_secret")
-        if self.cleaned_data.get("clear_webhook_secret"):
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        value = cleaned.get("new_webhook_secret")
+        if cleaned.get("clear_webhook_secret"):
             self.instance.webhook_secret = None
         elif value:
             self.instance.webhook_secret = {"secret": value}
-        super()._post_clean()
+        return cleaned
 
     def _update_errors(self, errors: ValidationError) -> None:
         # Errors about the secret belong to the field the user typed it into.
@@ -84,7 +85,7 @@ class AlertRuleForm(forms.ModelForm):
             moved = dict(errors.error_dict)
             moved["new_webhook_secret"] = moved.pop("webhook_secret")
             errors = ValidationError(moved)
-        super()._update_errors(errors)
+        super()._update_errors(errors)  # type: ignore[misc]
 
 
 @admin.register(AlertRule)
