@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from alerts_app import incidents, readings
 from alerts_app.models import (
@@ -430,12 +431,13 @@ def on_status_changed(
     sender: Any,
     integration_id: Any,
     health_status: str,
-    changed_at: datetime.datetime | None = None,
+    changed_at: datetime.datetime | str | None = None,
     **payload: Any,
 ) -> None:
     """Evaluate the rules of one integration as soon as its status changes."""
     started = time.monotonic()
-    note_status_change(integration_id, health_status, changed_at or timezone.now())
+    when = parse_datetime(changed_at) if isinstance(changed_at, str) else changed_at
+    note_status_change(integration_id, health_status, when or timezone.now())
     outcome = evaluate([uuid.UUID(str(integration_id))])
     logger.info(
         "status change of %s to %s: %d rules, %d opened, %d resolved in %.0f ms",

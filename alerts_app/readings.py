@@ -12,24 +12,27 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from metrics_app import scores
+
 HEALTH_LEVELS = {"healthy": 0, "warning": 1, "critical": 2}
 
 # The current partial hour from raw checks when it holds enough of them, else the
-# newest hourly row: one LATERAL index probe per integration, never a scan.
-_SQL = """
+# newest hourly row: one LATERAL index probe per integration, never a scan. An
+# error is what the hourly rollup counts as one.
+_SQL = f"""
 SELECT i.id, i.display_name, i.current_health_status, i.consecutive_failures,
        i.last_response_time_ms, p.n, p.uptime, p.error_rate,
        m.uptime_percentage, m.error_rate
 FROM integrations i
 LEFT JOIN LATERAL (
     SELECT count(*) AS n,
-           round(100.0 * count(*) FILTER (WHERE hc.is_successful)
+           round(100.0 * count(*) FILTER (WHERE h.is_successful)
                  / nullif(count(*), 0), 2) AS uptime,
-           round(100.0 * count(*) FILTER (WHERE NOT hc.is_successful)
+           round(100.0 * count(*) FILTER (WHERE {scores.IS_ERROR})
                  / nullif(count(*), 0), 2) AS error_rate
-    FROM integration_health_checks hc
-    WHERE hc.integration_id = i.id
-      AND hc.check_timestamp >= %(hour)s AND hc.check_timestamp <= %(now)s
+    FROM integration_health_checks h
+    WHERE h.integration_id = i.id
+      AND h.check_timestamp >= %(hour)s AND h.check_timestamp <= %(now)s
 ) p ON true
 LEFT JOIN LATERAL (
     SELECT im.uptime_percentage, im.error_rate
@@ -38,8 +41,8 @@ LEFT JOIN LATERAL (
     ORDER BY im.metric_date DESC, im.metric_hour DESC
     LIMIT 1
 ) m ON true
-WHERE i.is_active AND i.monitoring_enabled {only}
-"""
+WHERE i.is_active AND i.monitoring_enabled {{only}}
+"""  # noqa: S608 - the expression is a constant of metrics_app
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,6 +196,22 @@ def _shut(fd: int) -> None:
         sock.detach()
 
 
+class _NoQueryStrings(logging.Filter):
+    """Keep query strings, which may carry API keys, out of the library's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.split("?", 1)[0] + "?..."
+                if isinstance(arg, str) and "?" in arg
+                else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_NoQueryStrings())
+
 _watchdog = _Watchdog()
 # getaddrinfo has no timeout of its own: lookups run here so the caller can stop
 # waiting at its deadline.

@@ -161,6 +161,29 @@ def test_a_partial_hour_with_enough_checks_wins_over_the_last_hourly_row(
     assert incident.trigger_value == Decimal(25)
 
 
+def test_the_partial_hour_error_rate_counts_errors_as_the_rollup_does(
+    now: datetime.datetime,
+) -> None:
+    integration = IntegrationFactory()
+    failures = [("timeout", None), (None, 503), (None, 404), (None, 200)]
+    for minute, (kind, code) in enumerate(failures):
+        HealthCheckFactory(
+            integration=integration,
+            check_timestamp=now + minute * MINUTE,
+            is_successful=code == 200,
+            status_code=code,
+            error_kind=kind,
+            health_status="critical",
+        )
+    rule = _rule(integration, "error_rate", ">=", 50)
+
+    engine.evaluate(now=now + 5 * MINUTE)
+
+    # The timeout and the 503 are errors; a 404 is a failed check but no error.
+    [incident] = _opened(rule)
+    assert incident.trigger_value == Decimal(50)
+
+
 def test_a_partial_hour_with_too_few_checks_is_ignored(now: datetime.datetime) -> None:
     integration = IntegrationFactory()
     _hourly(integration, now - 60 * MINUTE, 10, 10, 0)
@@ -416,7 +439,7 @@ def test_a_status_change_evaluates_that_integrations_rules_at_once(
             display_name=integration.display_name,
             health_status="critical",
             previous_status="warning",
-            changed_at=datetime.datetime.now(datetime.UTC),
+            changed_at=datetime.datetime.now(datetime.UTC).isoformat(),
         )
 
     assert len(_opened(rule)) == 1

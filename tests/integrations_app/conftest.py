@@ -21,6 +21,8 @@ class FakeDNS:
     def __init__(self) -> None:
         self.names: dict[str, list[str] | Exception] = {}
         self.lookups: list[str] = []
+        # Answer for every name not listed, as a public resolver would.
+        self.default: list[str] | None = None
 
     def __call__(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else str(host)
@@ -31,7 +33,7 @@ class FakeDNS:
         else:
             return _real_getaddrinfo(host, port, *args, **kwargs)
         self.lookups.append(name)
-        answer = self.names.get(name.lower())
+        answer = self.names.get(name.lower(), self.default)
         if answer is None:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         if isinstance(answer, Exception):
@@ -49,6 +51,16 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
     dns = FakeDNS()
     monkeypatch.setattr(socket, "getaddrinfo", dns)
     return dns
+
+
+PUBLIC_ADDRESS = "93.184.216.34"
+
+
+@pytest.fixture
+def public_dns(fake_dns: FakeDNS) -> FakeDNS:
+    """Resolve every name to a public address, for tests that fake HTTP itself."""
+    fake_dns.default = [PUBLIC_ADDRESS]
+    return fake_dns
 
 
 @pytest.fixture

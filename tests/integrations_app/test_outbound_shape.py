@@ -13,15 +13,6 @@ from responses import matchers
 from integrations_app import outbound
 from integrations_app.outbound import OutboundError
 
-PUBLIC = "93.184.216.34"
-
-
-@pytest.fixture
-def public_dns(fake_dns: Any) -> Any:
-    for name in ["api.example.com", "auth.example.com", "cdn.example.net"]:
-        fake_dns.names[name] = [PUBLIC]
-    return fake_dns
-
 
 @responses.activate
 def test_it_sends_headers_query_and_json_as_given(public_dns: Any) -> None:
