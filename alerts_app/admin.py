@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 
+from alerts_app import incidents
 from alerts_app.models import AlertRule, Incident, MaintenanceWindow
 from monitor_project.admin_roles import RoleAdmin, RoleTabularInline
 from monitor_project.roles import MANAGERS
@@ -143,7 +144,9 @@ class IncidentAdmin(RoleAdmin):
     list_select_related = ["integration", "acknowledged_by"]
     search_fields = ["alert_message", "integration__display_name"]
     date_hierarchy = "triggered_at"
+    actions = ["acknowledge", "resolve", "suppress"]
     readonly_fields = [
+        "status",
         "alert_rule",
         "integration",
         "triggered_at",
@@ -161,6 +164,40 @@ class IncidentAdmin(RoleAdmin):
         "created_at",
         "updated_at",
     ]
+
+    def _apply(self, request: HttpRequest, queryset: Any, change: Any) -> None:
+        # Status moves only through the lifecycle, which audits and announces.
+        done = 0
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                change(pk)
+            except (incidents.InvalidTransition, incidents.IncidentConflict) as exc:
+                self.message_user(request, f"{pk}: {exc}", messages.WARNING)
+            else:
+                done += 1
+        self.message_user(request, f"{done} incidents changed.", messages.SUCCESS)
+
+    @admin.action(description="Acknowledge the selected incidents")
+    def acknowledge(self, request: HttpRequest, queryset: Any) -> None:
+        self._apply(
+            request, queryset, lambda pk: incidents.acknowledge(pk, request.user)
+        )
+
+    @admin.action(description="Resolve the selected incidents")
+    def resolve(self, request: HttpRequest, queryset: Any) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda pk: incidents.resolve(pk, request.user, "Resolved in the admin."),
+        )
+
+    @admin.action(description="Suppress the selected incidents")
+    def suppress(self, request: HttpRequest, queryset: Any) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda pk: incidents.suppress(pk, request.user, "Suppressed in the admin."),
+        )
 
 
 @admin.register(MaintenanceWindow)

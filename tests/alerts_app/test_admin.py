@@ -59,3 +59,22 @@ def test_the_webhook_secret_is_write_only_in_the_admin(
     assert kept.status_code == 302
     rule.refresh_from_db()
     assert rule.webhook_secret.reveal() == {"secret": "s3cret-value-long-enough"}
+
+
+def test_admin_actions_move_incidents_through_the_lifecycle(manager: Any) -> None:
+    from integrations_app.models import AuditEvent
+    from tests.alerts_app.factories import IncidentFactory
+
+    open_one, resolved = IncidentFactory(), IncidentFactory(status="resolved")
+    client = Client()
+    client.force_login(manager)
+
+    response = client.post(
+        "/admin/alerts_app/incident/",
+        {"action": "acknowledge", "_selected_action": [open_one.pk, resolved.pk]},
+    )
+
+    assert response.status_code == 302
+    open_one.refresh_from_db()
+    assert (open_one.status, open_one.acknowledged_by) == ("acknowledged", manager)
+    assert AuditEvent.objects.filter(action="acknowledge").count() == 1
