@@ -29,7 +29,7 @@ from alerts_app.models import (
     MaintenanceStatus,
     MaintenanceWindow,
 )
-from integrations_app.models import Integration
+from integrations_app.models import Dependency, Integration
 
 logger = logging.getLogger(__name__)
 
@@ -380,6 +380,16 @@ def _open(
     integration_ids = {integration_id for _, integration_id in ready}
     windows = windows_in_progress(integration_ids)
     upstreams = critical_upstreams(integration_ids, now)
+    dependants: dict[uuid.UUID, list[str]] = {pk: [] for pk in integration_ids}
+    for upstream_id, name in (
+        Dependency.objects.filter(
+            depends_on_id__in=integration_ids, failure_propagates=True
+        )
+        .order_by("integration__display_name")
+        .values_list("depends_on_id", "integration__display_name")
+    ):
+        if name not in dependants[upstream_id]:
+            dependants[upstream_id].append(name)
     rules = AlertRule.objects.in_bulk({rule_id for rule_id, _ in ready})
     integrations = Integration.objects.only("id", "display_name").in_bulk(
         integration_ids
@@ -394,6 +404,7 @@ def _open(
                 now,
                 window_id=windows.get(integration_id),
                 upstream=upstreams.get(integration_id),
+                dependants=dependants[integration_id],
             )
         except Exception:
             outcome.errors += 1

@@ -104,6 +104,7 @@ def open_incident(
     *,
     window_id: Any = None,
     upstream: tuple[Any, str, datetime.datetime] | None = None,
+    dependants: list[str] | None = None,
 ) -> Incident | None:
     """Open an incident, or return None when another worker already holds one.
 
@@ -120,7 +121,9 @@ def open_incident(
         )
         affected = [upstream_name]
     else:
-        affected = dependants_of(integration.pk) or None
+        if dependants is None:
+            dependants = dependants_of(integration.pk)
+        affected = dependants or None
 
     try:
         with transaction.atomic():
