@@ -26,6 +26,16 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 10.0,
         "options": {"expires": 10},
     },
+    "alerts-evaluate-rules": {
+        "task": "alerts.evaluate_rules",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "alerts-maintenance-windows": {
+        "task": "alerts.maintenance_tick",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 __all__ = ["BEAT_SCHEDULE", "crontab"]
