@@ -1,0 +1,352 @@
+"""What the API shows and accepts for alert rules, incidents and maintenance."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from alerts_app.models import (
+    AlertRule,
+    Channel,
+    Incident,
+    MaintenanceStatus,
+    MaintenanceWindow,
+)
+from integrations_app import validation
+from integrations_app.credentials import PLACEHOLDER
+from integrations_app.models import Integration
+
+MAX_RECIPIENTS = 50
+MAX_TEXT = 10_000
+MAX_WINDOW = datetime.timedelta(days=31)
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_SLACK_CHANNEL = re.compile(r"^[#@][a-z0-9][a-z0-9._-]{0,79}$")
+
+
+def _url_problem(value: str) -> str | None:
+    try:
+        validation.check_url(value, required=True)
+    except DjangoValidationError as exc:
+        return exc.messages[0]
+    return None
+
+
+def recipient_problem(channel: str, value: str) -> str | None:
+    """Say why a recipient cannot be reached on a channel, or None when it can."""
+    if channel == Channel.EMAIL:
+        try:
+            validate_email(value)
+        except DjangoValidationError:
+            return "not an email address"
+        return None
+    if channel == Channel.SMS:
+        return None if _PHONE.match(value) else "not a phone number like +15551234567"
+    if channel == Channel.SLACK:
+        if _SLACK_CHANNEL.match(value):
+            return None
+        return _url_problem(value) and "not a Slack channel (#name) or webhook URL"
+    return _url_problem(value)
+
+
+def is_link(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def masked(value: str) -> str:
+    """Hide the path and query of a webhook URL: they carry its secret."""
+    if not is_link(value):
+        return value
+    try:
+        parts = urlsplit(value)
+        return f"{parts.scheme}://{parts.hostname}/{PLACEHOLDER}"
+    except ValueError:
+        return PLACEHOLDER
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "nullable": True,
+        "items": {"type": "string", "maxLength": validation.MAX_URL_LENGTH},
+        "maxItems": MAX_RECIPIENTS,
+        "description": (
+            "Email addresses, phone numbers (+E.164), Slack channels or webhook "
+            "URLs, each valid for one of the rule's channels. Webhook URLs read "
+            f"back masked ('https://host/{PLACEHOLDER}'); sending a masked URL "
+            "back keeps the stored one."
+        ),
+    }
+)
+class RecipientsField(serializers.ListField):
+    child = serializers.CharField(max_length=validation.MAX_URL_LENGTH)
+    max_length = MAX_RECIPIENTS
+
+    def to_representation(self, data: Any) -> list[str]:
+        return [masked(value) for value in data or []]
+
+
+class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
+    integration_name = serializers.CharField(
+        source="integration.display_name", read_only=True, default=None
+    )
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    notification_channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices),
+        min_length=1,
+        max_length=len(Channel.choices),
+    )
+    notification_recipients = RecipientsField(required=False, allow_null=True)
+    escalation_recipients = RecipientsField(required=False, allow_null=True)
+    business_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=7),
+        min_length=1,
+        max_length=7,
+        required=False,
+        help_text="1 is Monday, 7 is Sunday.",
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = "__all__"
+        read_only_fields = [
+            "id",
+            "last_triggered",
+            "trigger_count",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {
+            "rule_description": {"max_length": MAX_TEXT},
+            "condition_duration_minutes": {"min_value": 0, "max_value": 1440},
+            "cooldown_minutes": {"min_value": 0, "max_value": 10080},
+            "escalation_after_minutes": {"min_value": 1, "max_value": 10080},
+        }
+
+    def validate_notification_channels(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Name each channel once.")
+        return value
+
+    def validate_business_days(self, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Name each day once.")
+        return sorted(value)
+
+    def _current(self, attrs: dict[str, Any], name: str, default: Any) -> Any:
+        if name in attrs:
+            return attrs[name]
+        return getattr(self.instance, name) if self.instance else default
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start = self._current(attrs, "business_hours_start", datetime.time(8))
+        end = self._current(attrs, "business_hours_end", datetime.time(18))
+        if end <= start:
+            # A night shift is two rules; one span per day keeps the rule plain.
+            raise serializers.ValidationError(
+                {"business_hours_end": "Must be later than business_hours_start."}
+            )
+
+        channels = self._current(attrs, "notification_channels", ["email"])
+        for name in ("notification_recipients", "escalation_recipients"):
+            if name in attrs and attrs[name] is not None:
+                attrs[name] = self._recipients(name, attrs[name], channels)
+
+        if self._current(attrs, "escalation_enabled", False) and not self._current(
+            attrs, "escalation_recipients", None
+        ):
+            raise serializers.ValidationError(
+                {"escalation_recipients": "Escalation needs at least one recipient."}
+            )
+        return attrs
+
+    def _recipients(self, name: str, sent: list[str], channels: list[str]) -> list[str]:
+        stored = getattr(self.instance, name, None) or []
+        by_mask = {masked(value): value for value in stored}
+        kept: list[str] = []
+        for value in sent:
+            if PLACEHOLDER in value:
+                if value not in by_mask:
+                    raise serializers.ValidationError(
+                        {name: f"{value[:80]!r} matches no stored recipient."}
+                    )
+                value = by_mask[value]
+            problems = [recipient_problem(c, value) for c in channels]
+            if all(problems):
+                names = ", ".join(channels)
+                raise serializers.ValidationError(
+                    {name: f"{value[:80]!r} is {problems[0]} for {names}."}
+                )
+            kept.append(value)
+        if len(set(kept)) != len(kept):
+            raise serializers.ValidationError({name: "Name each recipient once."})
+        return kept
+
+
+class IncidentSerializer(serializers.ModelSerializer[Incident]):
+    alert_rule_name = serializers.CharField(
+        source="alert_rule.rule_name", read_only=True
+    )
+    integration_name = serializers.CharField(
+        source="integration.display_name", read_only=True
+    )
+    acknowledged_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    resolved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    escalated_to = RecipientsField(read_only=True)
+    affected_services = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        max_length=100,
+        required=False,
+        allow_null=True,
+    )
+
+    # Managers may describe the impact; everything else follows the lifecycle.
+    WRITABLE = ("business_impact", "estimated_affected_users", "affected_services")
+
+    class Meta:
+        model = Incident
+        exclude = ["notifications_sent"]
+        read_only_fields = [
+            f.name
+            for f in Incident._meta.concrete_fields
+            if f.name
+            not in {"business_impact", "estimated_affected_users", "affected_services"}
+        ]
+        extra_kwargs = {
+            "estimated_affected_users": {"min_value": 0, "max_value": 1_000_000_000},
+        }
+
+
+class ResolveSerializer(serializers.Serializer[Incident]):
+    resolution_note = serializers.CharField(
+        max_length=MAX_TEXT, required=False, allow_blank=True, default=""
+    )
+
+
+class IntegrationIdsField(serializers.ListField):
+    """Integration ids checked in one query, however many are sent."""
+
+    child = serializers.UUIDField()
+    max_length = 1000
+
+    def to_representation(self, data: Any) -> list[str]:
+        return [str(i.pk) for i in data.all()]
+
+    def to_internal_value(self, data: Any) -> list[Integration]:
+        ids = list(dict.fromkeys(super().to_internal_value(data)))
+        found = list(Integration.objects.filter(pk__in=ids))
+        missing = set(ids) - {i.pk for i in found}
+        if missing:
+            raise serializers.ValidationError(
+                f"No integration with id {sorted(map(str, missing))[0]}."
+            )
+        return found
+
+
+class MaintenanceWindowSerializer(serializers.ModelSerializer[MaintenanceWindow]):
+    affected_integrations = IntegrationIdsField(min_length=1)
+    affected_services = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        max_length=100,
+        required=False,
+        allow_null=True,
+    )
+    approved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    status = serializers.ChoiceField(
+        choices=MaintenanceStatus.choices,
+        required=False,
+        help_text="Set by the scheduler; a client may only set 'cancelled'.",
+    )
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = "__all__"
+        read_only_fields = [
+            "id",
+            "actual_start",
+            "actual_end",
+            "notifications_sent",
+            "approved_by",
+            "approved_at",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {
+            "description": {"max_length": MAX_TEXT},
+            "impact_description": {"max_length": MAX_TEXT},
+            "notification_advance_hours": {"min_value": 0, "max_value": 720},
+        }
+
+    def validate_status(self, value: str) -> str:
+        current = self.instance.status if self.instance else "scheduled"
+        if value == current:
+            return value
+        if value == "cancelled" and current in {"scheduled", "in_progress"}:
+            return value
+        raise serializers.ValidationError(
+            f"Cannot change from {current} to {value}; only cancelling is allowed."
+        )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start = attrs.get("scheduled_start") or getattr(
+            self.instance, "scheduled_start", None
+        )
+        end = attrs.get("scheduled_end") or getattr(
+            self.instance, "scheduled_end", None
+        )
+        if start and end:
+            if end <= start:
+                raise serializers.ValidationError(
+                    {"scheduled_end": "Must be later than scheduled_start."}
+                )
+            if end - start > MAX_WINDOW:
+                raise serializers.ValidationError(
+                    {"scheduled_end": f"A window lasts at most {MAX_WINDOW.days} days."}
+                )
+        if self.instance is not None and self.instance.status in {
+            "completed",
+            "cancelled",
+        }:
+            raise serializers.ValidationError(
+                {"status": f"A {self.instance.status} window cannot be changed."}
+            )
+        return attrs
+
+    def update(
+        self, instance: MaintenanceWindow, validated_data: dict[str, Any]
+    ) -> MaintenanceWindow:
+        if instance.approved_at is not None and self._moves(instance, validated_data):
+            # An approval covers the times and services it was given for.
+            instance.approved_by = None
+            instance.approved_at = None
+        return super().update(instance, validated_data)
+
+    @staticmethod
+    def _moves(instance: MaintenanceWindow, data: dict[str, Any]) -> bool:
+        for name in ("scheduled_start", "scheduled_end"):
+            if name in data and data[name] != getattr(instance, name):
+                return True
+        if "affected_integrations" in data:
+            before = set(instance.affected_integrations.values_list("pk", flat=True))
+            return before != {i.pk for i in data["affected_integrations"]}
+        return False
