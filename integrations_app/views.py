@@ -119,11 +119,21 @@ def attach_recent_metrics(integrations: Iterable[Integration]) -> None:
         integration.recent_metric = by_owner.get(integration.pk)  # type: ignore[attr-defined]
 
 
+# Strict: 'maybe' is an error, not a filter silently dropped.
+BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
+
+
 class IntegrationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=[*HealthStatus.choices, ("all", "all")],
         method="filter_status",
         help_text="Current health status; 'all' for any.",
+    )
+    is_critical = django_filters.TypedChoiceFilter(
+        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true"
+    )
+    is_active = django_filters.TypedChoiceFilter(
+        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true"
     )
 
     class Meta:
