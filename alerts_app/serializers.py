@@ -93,12 +93,29 @@ class RecipientsField(serializers.ListField):
         return [masked(value) for value in data or []]
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        "example": "08:00",
+        "description": "Local time of day in TIME_ZONE, HH:MM.",
+    }
+)
+class ClockTimeField(serializers.TimeField):
+    """A time of day without a zone: JSON schema's 'time' format demands one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", **kwargs)
+
+
 class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
+    business_hours_start = ClockTimeField(required=False)
+    business_hours_end = ClockTimeField(required=False)
     integration_name = serializers.CharField(
         source="integration.display_name", read_only=True, default=None
     )
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     notification_channels = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices),
@@ -201,10 +218,10 @@ class IncidentSerializer(serializers.ModelSerializer[Incident]):
         source="integration.display_name", read_only=True
     )
     acknowledged_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     resolved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     escalated_to = RecipientsField(read_only=True)
     affected_services = serializers.ListField(
@@ -266,10 +283,10 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer[MaintenanceWindow]
         allow_null=True,
     )
     approved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     status = serializers.ChoiceField(
         choices=MaintenanceStatus.choices,

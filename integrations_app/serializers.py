@@ -335,7 +335,7 @@ class ManualCheckResultSerializer(serializers.Serializer[HealthCheck]):
 
 class HealthCheckSerializer(serializers.ModelSerializer[HealthCheck]):
     triggered_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -463,7 +463,7 @@ class AnyJSONField(serializers.JSONField):
 class SystemConfigSerializer(serializers.ModelSerializer[SystemConfig]):
     config_value = AnyJSONField()
     last_updated_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:

@@ -10,6 +10,13 @@ from metrics_app.models import Baseline, Metric
 
 class MetricSerializer(serializers.ModelSerializer[Metric]):
     hour_start = serializers.SerializerMethodField()
+    # Computed columns, typed like every other decimal the API answers.
+    uptime_percentage = serializers.DecimalField(
+        max_digits=5, decimal_places=2, read_only=True, allow_null=True
+    )
+    error_rate = serializers.DecimalField(
+        max_digits=5, decimal_places=2, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Metric
