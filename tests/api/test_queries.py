@@ -102,7 +102,8 @@ def fill_metrics(n: int, world: dict[str, Any]) -> str:
         )
         for h in range(start, start + n)
     )
-    return f"/api/integrations/{owner.pk}/metrics/?since={(now - datetime.timedelta(days=90)).date()}"
+    since = (now - datetime.timedelta(days=90)).date()
+    return f"/api/integrations/{owner.pk}/metrics/?since={since}"
 
 
 def fill_dependencies(n: int, world: dict[str, Any]) -> str:

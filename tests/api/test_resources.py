@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 from typing import Any
 
 import pytest
@@ -59,7 +60,7 @@ class TestDependencies:
         self, as_manager: Any, length: int
     ) -> None:
         chain = IntegrationFactory.create_batch(length)
-        for first, second in zip(chain, chain[1:], strict=False):
+        for first, second in itertools.pairwise(chain):
             DependencyFactory(integration=first, depends_on=second)
 
         response = as_manager.post(
