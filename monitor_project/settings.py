@@ -234,6 +234,17 @@ LOGGING = {
     },
 }
 
+# Health checks: outbound requests and scheduling.
+# A CA bundle to trust instead of the system's (internal services, test CAs).
+MONITOR_CA_BUNDLE = env.str("MONITOR_CA_BUNDLE", default="") or None
+# Integrations per worker task, and checks one worker process runs at once.
+CHECK_BATCH_SIZE = env.int("CHECK_BATCH_SIZE", default=25)
+CHECK_THREADS = env.int("CHECK_THREADS", default=16)
+# How far ahead the dispatcher claims checks; each batch waits for its due time.
+CHECK_DISPATCH_LOOKAHEAD_SECONDS = env.int(
+    "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=10
+)
+
 # REST API: conflicts the database detects answer 409, and the schema serves
 # to every role (it holds no data).
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "monitor_project.api.exception_handler"
