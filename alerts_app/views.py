@@ -19,6 +19,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from alerts_app import incidents
 from alerts_app.models import AlertRule, Incident, MaintenanceWindow
 from alerts_app.serializers import (
     AlertRuleSerializer,
@@ -108,27 +109,14 @@ class IncidentViewSet(
         )
 
     def _lifecycle(self, verb: str, *args: Any) -> Response:
-        from alerts_app import incidents
-
+        """Run a lifecycle step; it locks the row and records the audit event."""
         incident = self.get_object()
         self._staff_may(incident, verb)
-        started = timezone.now()
         try:
-            with transaction.atomic():
-                changed = getattr(incidents, verb)(
-                    incident.pk, self.request.user, *args
-                )
-                if _acted_now(changed, verb, started):
-                    audit.record(
-                        self.request.user,
-                        verb,
-                        changed,
-                        {"status": [incident.status, changed.status]},
-                    )
+            changed = getattr(incidents, verb)(incident.pk, self.request.user, *args)
         except incidents.IncidentConflict as exc:
-            by = getattr(exc, "by", None)
             return Response(
-                {"detail": str(exc), "acknowledged_by": by},
+                {"detail": str(exc), "acknowledged_by": exc.by or None},
                 status=status.HTTP_409_CONFLICT,
             )
         except incidents.InvalidTransition as exc:
@@ -180,15 +168,6 @@ class IncidentViewSet(
         if self.action in {"resolve", "suppress"}:
             return ResolveSerializer
         return IncidentSerializer
-
-
-def _acted_now(incident: Incident, verb: str, started: Any) -> bool:
-    """Tell a change this request made from a repeat that found it done."""
-    stamp = {
-        "acknowledge": incident.acknowledged_at,
-        "resolve": incident.resolved_at,
-    }.get(verb, incident.updated_at)
-    return stamp is None or stamp >= started
 
 
 class MaintenanceWindowFilter(django_filters.FilterSet):

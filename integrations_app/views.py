@@ -41,6 +41,7 @@ from rest_framework.views import APIView
 
 from alerts_app.models import Incident
 from integrations_app import audit
+from integrations_app.checks import run_manual_check
 from integrations_app.models import (
     AuditEvent,
     Dependency,
@@ -63,6 +64,7 @@ from integrations_app.serializers import (
 )
 from metrics_app.models import Metric
 from metrics_app.serializers import MetricSerializer
+from metrics_app.uptime import uptime_summary
 from monitor_project.api import AuditedMixin, crud_schema, errors, time_range
 from monitor_project.pagination import PageNumberPagination
 from monitor_project.permissions import (
@@ -200,8 +202,6 @@ class IntegrationViewSet(AuditedMixin, viewsets.ModelViewSet):  # type: ignore[t
     )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
-        from integrations_app.checks import run_manual_check
-
         integration = self.get_object()
         check = run_manual_check(integration, request.user)
         audit.record(
@@ -225,8 +225,6 @@ class IntegrationViewSet(AuditedMixin, viewsets.ModelViewSet):  # type: ignore[t
     )
     @action(detail=True, methods=["get"])
     def uptime(self, request: Request, pk: str | None = None) -> Response:
-        from metrics_app.uptime import uptime_summary
-
         window = request.query_params.get("window", "24h")
         if window not in WINDOWS:
             raise serializers.ValidationError({"window": "One of 24h, 7d, 30d."})

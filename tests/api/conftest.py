@@ -93,6 +93,7 @@ def world(db: Any) -> dict[str, Any]:
             "oncall@example.com",
             f"https://hooks.example.com/{CANARY}",
         ],
+        webhook_secret={"secret": CANARY},
     )
     return {
         "integration": integration,

@@ -71,8 +71,8 @@ BAD = [
     ("business_days", []),
     ("business_days", [1, 1]),
     ("business_hours_start", "25:00"),
-    ("business_hours_end", "07:00"),
-    ("business_hours_end", "08:00"),
+    ("business_hours_end", "8pm"),
+    ("webhook_secret", "too-short"),
     ("rule_name", ""),
     ("rule_name", "x" * 256),
 ]
@@ -95,6 +95,7 @@ def test_it_refuses_a_bad_rule_naming_the_field(
         (["webhook"], "http://127.0.0.1:9000/hook"),
         (["webhook"], "ftp://hooks.example.com/x"),
         (["slack"], "general"),
+        (["webhook"], "https://hooks.example.com/a b"),
         (["email"], "+15551234567"),
         (["sms"], "oncall@example.com"),
     ],
@@ -108,6 +109,38 @@ def test_a_recipient_must_suit_one_of_the_rule_channels(
 
     assert response.status_code == 400
     assert "notification_recipients" in response.data
+
+
+def test_business_hours_may_cross_midnight(as_manager: Any) -> None:
+    body = valid(business_hours_start="22:00", business_hours_end="06:00")
+
+    response = as_manager.post(URL, body, format="json")
+
+    assert response.status_code == 201, response.data
+    assert response.data["business_hours_end"] == "06:00"
+
+
+def test_the_webhook_secret_is_write_only_and_kept_unless_replaced(
+    as_manager: Any,
+) -> None:
+    body = valid(
+        notification_channels=["webhook"],
+        notification_recipients=["https://hooks.example.com/in"],
+        webhook_secret="a-secret-of-enough-length",
+    )
+    created = as_manager.post(URL, body, format="json")
+    assert created.status_code == 201, created.data
+    url = f"{URL}{created.data['id']}/"
+
+    as_manager.patch(url, {"rule_name": "renamed"}, format="json")
+    as_manager.patch(url, {"webhook_secret": PLACEHOLDER}, format="json")
+    read = as_manager.get(url)
+
+    assert "webhook_secret" not in read.data
+    assert read.data["webhook_secret_set"] is True
+    assert "a-secret-of-enough-length" not in str(read.data)
+    rule = AlertRule.objects.get(pk=created.data["id"])
+    assert rule.webhook_secret.reveal() == {"secret": "a-secret-of-enough-length"}
 
 
 def test_escalation_needs_someone_to_escalate_to(as_manager: Any) -> None:
@@ -124,6 +157,7 @@ def test_webhook_urls_read_back_masked_and_the_mask_keeps_them(
     rule = AlertRuleFactory(
         notification_channels=["webhook", "email"],
         notification_recipients=[secret_url, "a@example.com"],
+        webhook_secret={"secret": "sixteen-or-more-characters"},
     )
 
     read = as_manager.get(f"{URL}{rule.pk}/")
