@@ -1,21 +1,32 @@
-"""Run every benchmark and print its figures."""
+"""Run every benchmark and print its figures: `python -m bench [name ...]`."""
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 
-from bench import checks
-
-BENCHMARKS = {"checks": checks.main}
+# Each module has a run() that prints its figures; names are module names.
+BENCHMARKS = [
+    "aggregation",
+    "alerting",
+    "checks",
+]
 
 
 def main() -> int:
-    chosen = sys.argv[1:] or list(BENCHMARKS)
-    failed = 0
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor_project.settings")
+    import django
+
+    django.setup()
+    chosen = sys.argv[1:] or BENCHMARKS
+    unknown = sorted(set(chosen) - set(BENCHMARKS))
+    if unknown:
+        print(f"unknown benchmark: {', '.join(unknown)}", file=sys.stderr)
+        return 2
     for name in chosen:
-        print(f"== {name}")
-        failed += BENCHMARKS[name]() != 0
-    return 1 if failed else 0
+        importlib.import_module(f"bench.{name}").run()
+    return 0
 
 
 if __name__ == "__main__":

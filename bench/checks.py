@@ -5,7 +5,7 @@ milliseconds, runs the real beat and worker processes for a while, then reads
 what was stored and prints throughput, dispatch lag, storage latency, CPU and
 memory. Sizes come from the environment:
 
-    BENCH_CHECKS_INTEGRATIONS   10000    integrations to seed
+    BENCH_CHECKS_INTEGRATIONS   10000    integrations to seed (else BENCH_INTEGRATIONS)
     BENCH_CHECKS_SCALE          1.0      multiplies the integration count
     BENCH_CHECKS_INTERVAL       1        check interval in minutes
     BENCH_CHECKS_SECONDS        180      measured window
@@ -170,9 +170,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run() -> None:
+def measure() -> None:
     integrations = int(
-        _env_number("BENCH_CHECKS_INTEGRATIONS", 10000)
+        _env_number(
+            "BENCH_CHECKS_INTEGRATIONS", _env_number("BENCH_INTEGRATIONS", 10000)
+        )
         * _env_number("BENCH_CHECKS_SCALE", 1.0)
     )
     interval = int(_env_number("BENCH_CHECKS_INTERVAL", 1))
@@ -412,17 +414,21 @@ def _report(**run: Any) -> None:
         )
 
 
-def main() -> int:
-    """Run the checks benchmark in its own process, with its own database."""
-    return subprocess.run(
-        [sys.executable, "-m", "bench.checks", "run"], cwd=ROOT, check=False
-    ).returncode
+def run() -> None:
+    """Run the checks benchmark in a process of its own, with its own database."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    subprocess.run(
+        [sys.executable, "-m", "bench.checks", "measure"],
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["upstream"]:
         upstream_main(int(sys.argv[2]), float(sys.argv[3]))
-    elif sys.argv[1:2] == ["run"]:
-        run()
+    elif sys.argv[1:2] == ["measure"]:
+        measure()
     else:
-        sys.exit(main())
+        run()
