@@ -34,8 +34,9 @@ SELECT ('b' || lpad(to_hex(i), 31, '0'))::uuid, 'bench_' || i, 'Bench ' || i,
 FROM generate_series(1, %(n)s) AS i
 """
 
-# One check a minute per integration, a few seconds apart within the minute;
-# about 1% answer 503 and 0.5% time out; times from a hash, so reruns agree.
+# One check a minute per integration, integration i at second i mod 60, stored
+# in time order as a check engine would; about 1% answer 503 and 0.5% time
+# out; times come from a hash, so reruns agree.
 _CHECKS_SQL = """
 INSERT INTO integration_health_checks (
     id, integration_id, check_timestamp, response_time_ms, status_code,
@@ -56,14 +57,16 @@ SELECT
         WHEN r < 15 THEN 'unexpected status 503' END,
     'automated',
     ts
-FROM generate_series(0, %(minutes)s - 1) AS m
-CROSS JOIN generate_series(1, %(n)s) AS i
+FROM generate_series(0, %(minutes)s * 60 - 1) AS second
+CROSS JOIN generate_series(0, %(n)s / 60) AS j
 CROSS JOIN LATERAL (
     SELECT
-        m::bigint * %(n)s + i AS k,
-        %(start)s + m * interval '1 minute' + (i %% 60) * interval '1 second' AS ts,
-        abs(hashint8(m::bigint * %(n)s + i)) %% 1000 AS r
+        second::bigint * (%(n)s / 60 + 1) + j AS k,
+        j * 60 + second %% 60 + 1 AS i,
+        %(start)s + second * interval '1 second' AS ts
 ) AS row
+CROSS JOIN LATERAL (SELECT abs(hashint8(k)) %% 1000 AS r) AS draw
+WHERE i <= %(n)s
 """
 
 # The 30 days before the checks, as hourly rows the baseline job reads, stored
@@ -157,7 +160,7 @@ def _generate(n: int, start: datetime) -> None:
 def _explain(first: datetime, end: datetime) -> None:
     from metrics_app import aggregation
 
-    params = {"start": first, "end": end, "max_ms": aggregation.MAX_RESPONSE_TIME_MS}
+    params = aggregation._params(first, end)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('work_mem', %s, true)", [aggregation.WORK_MEM]
