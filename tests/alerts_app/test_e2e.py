@@ -18,7 +18,10 @@ from monitor_project.celery import app
 from tests.alerts_app.factories import AlertRuleFactory
 from tests.integrations_app.factories import IntegrationFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
