@@ -245,6 +245,16 @@ CHECK_DISPATCH_LOOKAHEAD_SECONDS = env.int(
     "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=10
 )
 
+# REST API: conflicts the database detects answer 409, and the schema serves
+# to every role (it holds no data).
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "monitor_project.api.exception_handler"
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.AllowAny"]
+SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = []
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "HealthStatusEnum": "integrations_app.models.HealthStatus",
+    "SeverityEnum": "alerts_app.models.Severity",
+}
+
 # Alerting: the current partial hour counts for uptime and error rate once it
 # holds this many checks; webhook bodies are signed with ALERT_WEBHOOK_SECRET
 # unless a rule has its own secret; each notification is tried this many times.
