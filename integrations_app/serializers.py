@@ -180,6 +180,7 @@ class IntegrationSerializer(serializers.ModelSerializer[Integration]):
         super().__init__(*args, **kwargs)
         # What changed among the secrets, by name only, for the audit trail.
         self.audit_extras: dict[str, Any] = {}
+        self._metric_serializer: MetricSerializer | None = None
 
     def get_open_incidents_count(self, obj: Integration) -> int:
         annotated = getattr(obj, "open_incidents_count", None)
@@ -193,7 +194,13 @@ class IntegrationSerializer(serializers.ModelSerializer[Integration]):
             metric = obj.recent_metric
         else:
             metric = Metric.objects.filter(integration=obj).first()
-        return MetricSerializer(metric).data if metric is not None else None
+        if metric is None:
+            return None
+        # One nested serializer for the whole page: building one per row costs
+        # more than the rows themselves.
+        if self._metric_serializer is None:
+            self._metric_serializer = MetricSerializer()
+        return self._metric_serializer.to_representation(metric)
 
     def validate_name(self, value: str) -> str:
         if not _NAME.match(value):
