@@ -175,6 +175,7 @@ def _start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
         **os.environ,
         "DATABASE_URL": _database_url(),
         "DEBUG": "false",
+        "DATABASE_POOL": "true",
         "SECRET_KEY": settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "ALLOWED_HOSTS": "127.0.0.1",

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metrics_app.models import Baseline, Metric
+from monitor_project.api import ReadableFieldsOnce
 
 
 class MetricSerializer(serializers.ModelSerializer[Metric]):
@@ -31,7 +32,7 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
         # up once, not once per row as the generic path does.
         if self._columns is None:
             self._columns = [
-                (field.field_name, field.source, field)
+                (str(field.field_name), str(field.source), field)
                 for field in self._readable_fields
                 if field.field_name != "hour_start"
             ]
@@ -50,7 +51,7 @@ class MetricSerializer(serializers.ModelSerializer[Metric]):
         return start.isoformat()
 
 
-class BaselineSerializer(serializers.ModelSerializer[Baseline]):
+class BaselineSerializer(ReadableFieldsOnce, serializers.ModelSerializer[Baseline]):
     integration_name = serializers.CharField(
         source="integration.display_name", read_only=True
     )
