@@ -234,6 +234,36 @@ LOGGING = {
     },
 }
 
+# Health checks: outbound requests and scheduling.
+# A CA bundle to trust instead of the system's (internal services, test CAs).
+MONITOR_CA_BUNDLE = env.str("MONITOR_CA_BUNDLE", default="") or None
+# Integrations per worker task, and checks one worker process runs at once.
+CHECK_BATCH_SIZE = env.int("CHECK_BATCH_SIZE", default=25)
+CHECK_THREADS = env.int("CHECK_THREADS", default=16)
+# How far ahead the dispatcher claims checks; each batch waits for its due time.
+CHECK_DISPATCH_LOOKAHEAD_SECONDS = env.int(
+    "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=10
+)
+
+# REST API: conflicts the database detects answer 409, and the schema serves
+# to every role (it holds no data).
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "monitor_project.api.exception_handler"
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.AllowAny"]
+SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = []
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "HealthStatusEnum": "integrations_app.models.HealthStatus",
+    "SeverityEnum": "alerts_app.models.Severity",
+}
+
+# Alerting: the current partial hour counts for uptime and error rate once it
+# holds this many checks; webhook bodies are signed with ALERT_WEBHOOK_SECRET
+# unless a rule has its own secret; each notification is tried this many times.
+ALERT_PARTIAL_HOUR_MIN_CHECKS = env.int("ALERT_PARTIAL_HOUR_MIN_CHECKS", default=3)
+ALERT_WEBHOOK_SECRET = env.str("ALERT_WEBHOOK_SECRET", default="")
+ALERT_NOTIFY_MAX_ATTEMPTS = env.int("ALERT_NOTIFY_MAX_ATTEMPTS", default=4)
+ALERT_NOTIFY_BACKOFF_SECONDS = env.int("ALERT_NOTIFY_BACKOFF_SECONDS", default=30)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
 # Live updates: a Redis that is down or unreachable must fail a broadcast
 # quickly, never hold a worker; reads stay longer than channels-redis' 5 s poll.
 CHANNEL_LAYERS = {
