@@ -14,6 +14,7 @@ from alerts_app.models import Incident
 from alerts_app.signals import incident_changed
 from integrations_app.models import Integration
 from integrations_app.signals import announce, status_changed
+from tests.integrations_app.factories import IntegrationFactory
 from tests.live.conftest import connected
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ CHANGED_AT = datetime.datetime(2026, 3, 1, 12, 30, 5, tzinfo=datetime.UTC)
 def test_a_status_change_reaches_clients_only_after_the_commit(
     staff: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    integration_id = uuid.uuid4()
+    integration_id = IntegrationFactory(display_name="Stripe Payments").pk
 
     def change_status() -> list[Any]:
         with django_capture_on_commit_callbacks() as callbacks:
