@@ -52,8 +52,16 @@ WITH due AS (
 )
 UPDATE integrations AS i
 SET next_check_at = to_timestamp(
-    ceil((extract(epoch FROM due.run_at) + due.period / 2.0 - due.phase) / due.period)
-    * due.period + due.phase
+    ceil(
+        (
+            -- Past the horizon too, so one dispatch run never claims a row twice.
+            GREATEST(
+                extract(epoch FROM due.run_at) + due.period / 2.0,
+                extract(epoch FROM %(horizon)s::timestamptz) + 1
+            )
+            - due.phase
+        ) / due.period
+    ) * due.period + due.phase
 )
 FROM due
 WHERE i.id = due.id

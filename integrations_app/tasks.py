@@ -20,10 +20,6 @@ BATCH_SOFT_LIMIT = 160
 BATCH_HARD_LIMIT = 190
 
 
-def _send_batch(ids: list[str], run_at: datetime, expires: datetime) -> None:
-    check_batch.apply_async(args=[ids, run_at.isoformat()], eta=run_at, expires=expires)
-
-
 @shared_task(
     name="integrations_app.dispatch_due_checks",
     ignore_result=True,
@@ -34,7 +30,18 @@ def _send_batch(ids: list[str], run_at: datetime, expires: datetime) -> None:
 )
 def dispatch_due_checks() -> int:
     try:
-        claimed, _ = scheduling.dispatch(_send_batch)
+        # One broker connection for every batch of the run.
+        with check_batch.app.producer_or_acquire() as producer:
+
+            def send(ids: list[str], run_at: datetime, expires: datetime) -> None:
+                check_batch.apply_async(
+                    args=[ids, run_at.isoformat()],
+                    eta=run_at,
+                    expires=expires,
+                    producer=producer,
+                )
+
+            claimed, _ = scheduling.dispatch(send)
     except Exception:
         logger.exception("dispatching due checks failed")
         raise

@@ -239,17 +239,10 @@ LOGGING = {
 MONITOR_CA_BUNDLE = env.str("MONITOR_CA_BUNDLE", default="") or None
 # Integrations per worker task, and checks one worker process runs at once.
 CHECK_BATCH_SIZE = env.int("CHECK_BATCH_SIZE", default=25)
-CHECK_THREADS = env.int("CHECK_THREADS", default=16)
+CHECK_THREADS = env.int("CHECK_THREADS", default=25)
 # How far ahead the dispatcher claims checks; each batch waits for its due time.
+# The dispatch task can queue behind checks on a busy worker: claiming further
+# ahead than one dispatch period keeps checks on time through such delays.
 CHECK_DISPATCH_LOOKAHEAD_SECONDS = env.int(
-    "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=10
+    "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=30
 )
-
-# Alerting: the current partial hour counts for uptime and error rate once it
-# holds this many checks; webhook bodies are signed with ALERT_WEBHOOK_SECRET
-# unless a rule has its own secret; each notification is tried this many times.
-ALERT_PARTIAL_HOUR_MIN_CHECKS = env.int("ALERT_PARTIAL_HOUR_MIN_CHECKS", default=3)
-ALERT_WEBHOOK_SECRET = env.str("ALERT_WEBHOOK_SECRET", default="")
-ALERT_NOTIFY_MAX_ATTEMPTS = env.int("ALERT_NOTIFY_MAX_ATTEMPTS", default=4)
-ALERT_NOTIFY_BACKOFF_SECONDS = env.int("ALERT_NOTIFY_BACKOFF_SECONDS", default=30)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
