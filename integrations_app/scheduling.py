@@ -52,16 +52,10 @@ WITH due AS (
 )
 UPDATE integrations AS i
 SET next_check_at = to_timestamp(
-    ceil(
-        (
-            -- Past the horizon too, so one dispatch run never claims a row twice.
-            GREATEST(
-                extract(epoch FROM due.run_at) + due.period / 2.0,
-                extract(epoch FROM %(horizon)s::timestamptz) + 1
-            )
-            - due.phase
-        ) / due.period
-    ) * due.period + due.phase
+    -- The first slot at least half an interval after this run: a late claim
+    -- keeps its next slot, a new integration waits for its phase.
+    ceil((extract(epoch FROM due.run_at) + due.period / 2.0 - due.phase) / due.period)
+    * due.period + due.phase
 )
 FROM due
 WHERE i.id = due.id

@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 # A batch may hold checks that each wait up to the longest timeout (120 s); the
 # token fetch shares that deadline, and the write comes after.
+DISPATCH_EXPIRES = 30
 BATCH_SOFT_LIMIT = 160
 BATCH_HARD_LIMIT = 190
 
@@ -25,8 +26,9 @@ BATCH_HARD_LIMIT = 190
     ignore_result=True,
     soft_time_limit=20,
     time_limit=30,
-    # A dispatch that waited past the next one has nothing left to do.
-    expires=10,
+    # A dispatch still helps while the checks it would claim lie within the
+    # lookahead; after that the runs behind it have claimed them.
+    expires=DISPATCH_EXPIRES,
 )
 def dispatch_due_checks() -> int:
     try:
