@@ -241,6 +241,10 @@ def _oauth_token(
     return token
 
 
+# Config keys that name where a credential goes rather than being one.
+_NOT_SECRET = frozenset({"header_name", "query_param", "token_url", "scope"})
+
+
 def _build(
     integration: Integration, secrets: _Secrets, deadline: float
 ) -> dict[str, Any]:
@@ -296,10 +300,6 @@ def _build(
         "body": body,
         "auth": auth,
     }
-
-
-# Config keys that name where a credential goes rather than being one.
-_NOT_SECRET = frozenset({"header_name", "query_param", "token_url", "scope"})
 
 
 def _score(value: float) -> Decimal:
