@@ -135,7 +135,7 @@ def test_re_enabling_monitoring_takes_effect_at_once() -> None:
     assert claimed_ids(scheduling.claim_due(NOW)) == {str(integration.pk)}
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_never_claim_an_integration_twice() -> None:
     IntegrationFactory.create_batch(400, next_check_at=None)
     claimed: list[str] = []
@@ -163,7 +163,7 @@ def test_two_dispatchers_at_once_never_claim_an_integration_twice() -> None:
     assert set(counts.values()) == {1}
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_dispatch_runs_at_once_send_each_integration_once() -> None:
     IntegrationFactory.create_batch(200, next_check_at=None)
     sent: list[str] = []
