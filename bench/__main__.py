@@ -11,6 +11,7 @@ BENCHMARKS = [
     "aggregation",
     "alerting",
     "api",
+    "checks",
 ]
 
 

@@ -271,3 +271,24 @@ ALERT_WEBHOOK_SECRET = env.str("ALERT_WEBHOOK_SECRET", default="")
 ALERT_NOTIFY_MAX_ATTEMPTS = env.int("ALERT_NOTIFY_MAX_ATTEMPTS", default=4)
 ALERT_NOTIFY_BACKOFF_SECONDS = env.int("ALERT_NOTIFY_BACKOFF_SECONDS", default=30)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Live updates: a Redis that is down or unreachable must fail a broadcast
+# quickly, never hold a worker; reads stay longer than channels-redis' 5 s poll.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_connect_timeout": 2,
+                    "socket_timeout": 15,
+                },
+            ],
+            "prefix": env.str("CHANNELS_PREFIX", default="monitor"),
+        },
+    }
+}
+# Separate Celery key spaces on one Redis (parallel test runs, several tenants).
+if _celery_prefix := env.str("CELERY_KEY_PREFIX", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": _celery_prefix}
