@@ -10,6 +10,7 @@ import sys
 BENCHMARKS = [
     "aggregation",
     "alerting",
+    "live",
 ]
 
 

@@ -121,13 +121,12 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def live_event(self, event: dict[str, Any]) -> None:
-        message = event["message"]
         wanted = self.integration_ids
-        if wanted is not None:
-            integration_id = message["data"].get("integration_id")
-            if integration_id is not None and str(integration_id) not in wanted:
-                return
-        await self.send_json(message)
+        integration_id = event.get("integration_id")
+        # Messages about no integration in particular reach every client.
+        if wanted is not None and integration_id and integration_id not in wanted:
+            return
+        await self.send(text_data=event["text"])
 
     async def live_revoke(self, event: dict[str, Any]) -> None:
         token = event.get("token")
