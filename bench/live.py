@@ -2,10 +2,10 @@
 
 Starts one web process (uvicorn, as in the Procfile) on a throwaway database,
 connects WebSocket clients from two client processes, then commits status
-changes the way a worker does (a transaction whose commit broadcasts through
-the Redis channel layer) and measures, at every client, the time from the
-commit to the message. Then adds clients in steps to see what one web process
-holds: its memory per client and the latency at each step.
+changes one after another the way a worker does (a transaction whose commit
+broadcasts through the Redis channel layer) and measures, at every client, the
+time from the commit to the message. Then adds clients in steps to see what
+one web process holds: its memory per client and the latency at each step.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 CLIENTS = int(os.environ.get("BENCH_LIVE_CLIENTS", "1000"))
 STEPS = [int(n) for n in os.environ.get("BENCH_LIVE_STEPS", "2000,4000").split(",")]
-CHANGES = 20
+CHANGES = 10
 CLIENT_PROCESSES = 2
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,19 +133,23 @@ def _change(integration: Any, status: str, previous: str) -> None:
 def _measure(
     integration: Any, pipes: list[Connection], clients: int
 ) -> tuple[list[float], int]:
+    """Commit changes one at a time, each once the last reached every client."""
     statuses = ["healthy", "warning"]
+    samples: list[float] = []
+    missed = 0
     for k in range(CHANGES):
         _change(integration, statuses[(k + 1) % 2], statuses[k % 2])
-        time.sleep(0.25)
-    expected = clients * CHANGES
-    samples: list[float] = []
-    deadline = time.monotonic() + 30
-    while len(samples) < expected and time.monotonic() < deadline:
-        time.sleep(0.5)
-        for pipe in pipes:
-            pipe.send(("drain", None))
-            samples.extend(pipe.recv())
-    return sorted(samples), expected - len(samples)
+        got: list[float] = []
+        deadline = time.monotonic() + 30
+        while len(got) < clients and time.monotonic() < deadline:
+            time.sleep(0.05)
+            for pipe in pipes:
+                pipe.send(("drain", None))
+                got.extend(pipe.recv())
+        samples.extend(got)
+        missed += max(clients - len(got), 0)
+        time.sleep(0.2)
+    return sorted(samples), missed
 
 
 def _percentile(samples: list[float], share: float) -> float:
