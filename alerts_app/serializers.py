@@ -20,6 +20,7 @@ from alerts_app.models import (
 from integrations_app import validation
 from integrations_app.credentials import PLACEHOLDER
 from integrations_app.models import Integration
+from monitor_project.api import ReadableFieldsOnce
 
 MAX_TEXT = 10_000
 MAX_WINDOW = datetime.timedelta(days=31)
@@ -77,7 +78,7 @@ class ClockTimeField(serializers.TimeField):
         super().__init__(format="%H:%M", **kwargs)
 
 
-class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
+class AlertRuleSerializer(ReadableFieldsOnce, serializers.ModelSerializer[AlertRule]):
     """Checked by the same rule_errors as the admin, so both accept the same rules."""
 
     business_hours_start = ClockTimeField(required=False)
@@ -199,7 +200,7 @@ class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
         return kept
 
 
-class IncidentSerializer(serializers.ModelSerializer[Incident]):
+class IncidentSerializer(ReadableFieldsOnce, serializers.ModelSerializer[Incident]):
     alert_rule_name = serializers.CharField(
         source="alert_rule.rule_name", read_only=True
     )
@@ -263,7 +264,9 @@ class IntegrationIdsField(serializers.ListField):
         return found
 
 
-class MaintenanceWindowSerializer(serializers.ModelSerializer[MaintenanceWindow]):
+class MaintenanceWindowSerializer(
+    ReadableFieldsOnce, serializers.ModelSerializer[MaintenanceWindow]
+):
     affected_integrations = IntegrationIdsField(min_length=1)
     affected_services = serializers.ListField(
         child=serializers.CharField(max_length=255),

@@ -10,6 +10,8 @@ import sys
 BENCHMARKS = [
     "aggregation",
     "alerting",
+    "api",
+    "checks",
     "live",
 ]
 

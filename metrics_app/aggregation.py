@@ -58,7 +58,9 @@ _ROLLUP_SQL = f"""
 WITH checks AS (
     SELECT
         h.integration_id,
-        date_trunc('hour', h.check_timestamp AT TIME ZONE 'UTC') AS hour,
+        -- Which hour, found by comparing against the hour starts: per row it
+        -- is far cheaper than truncating in a time zone.
+        width_bucket(h.check_timestamp, %(hours)s::timestamptz[]) AS hour,
         h.is_successful,
         h.status_code,
         {scores.IS_ERROR} AS is_error,
@@ -102,8 +104,8 @@ INSERT INTO integration_metrics (
     {", ".join(_COLUMNS)}, created_at
 )
 SELECT
-    gen_random_uuid(), integration_id, hour::date,
-    extract(hour FROM hour)::integer, 60,
+    gen_random_uuid(), integration_id, utc_hour::date,
+    extract(hour FROM utc_hour)::integer, 60,
     total_checks, successful_checks, failed_checks,
     avg_rt, min_rt, max_rt, pct[1], pct[2], pct[3],
     timed, rt_sum, rt_sum_squares,
@@ -111,6 +113,9 @@ SELECT
     {scores.AVAILABILITY}, {scores.PERFORMANCE}, {scores.RELIABILITY},
     now()
 FROM hours
+CROSS JOIN LATERAL (
+    SELECT (%(hours)s::timestamptz[])[hour] AT TIME ZONE 'UTC' AS utc_hour
+) AS bounds
 ON CONFLICT (integration_id, metric_date, metric_hour) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)}
 WHERE ({", ".join(f"integration_metrics.{c}" for c in _COLUMNS)})
@@ -133,6 +138,11 @@ def hour_start(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def _params(start: datetime, end: datetime) -> dict[str, Any]:
+    hours = [start + i * HOUR for i in range(int((end - start) / HOUR) + 1)]
+    return {"start": start, "end": end, "hours": hours, "max_ms": MAX_RESPONSE_TIME_MS}
+
+
 def aggregate_hours(start: datetime, end: datetime) -> Rollup:
     """Roll up the checks of every whole UTC hour in [start, end) into metric rows.
 
@@ -149,11 +159,7 @@ def aggregate_hours(start: datetime, end: datetime) -> Rollup:
         raise ValueError("end must be at least one hour after start")
 
     began = time.monotonic()
-    params: dict[str, Any] = {
-        "start": start,
-        "end": end,
-        "max_ms": MAX_RESPONSE_TIME_MS,
-    }
+    params = _params(start, end)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
         cursor.execute(_ROLLUP_SQL, params)

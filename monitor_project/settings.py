@@ -254,6 +254,14 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "HealthStatusEnum": "integrations_app.models.HealthStatus",
     "SeverityEnum": "alerts_app.models.Severity",
 }
+# Under ASGI each request runs in a thread of its own, so CONN_MAX_AGE keeps
+# nothing and every request would open a connection: the web process pools.
+if env.bool("DATABASE_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=10),
+    }
 
 # Alerting: the current partial hour counts for uptime and error rate once it
 # holds this many checks; webhook bodies are signed with ALERT_WEBHOOK_SECRET
