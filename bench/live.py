@@ -215,6 +215,7 @@ def run() -> None:
             SECRET_KEY=settings.SECRET_KEY,
             FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
             LOG_LEVEL="WARNING",
+            DATABASE_POOL="true",
         )
         web = subprocess.Popen(
             [

@@ -97,12 +97,14 @@ class Stack:
                 "--loglevel=INFO", f"--schedule={self.logs / 'beat-schedule'}",
             ],
         }  # fmt: skip
+        # As the Procfile runs it: the web process pools its connections.
+        envs = {"web": dict(self.env, DATABASE_POOL="true")}
         for name, command in commands.items():
             log = (self.logs / f"{name}.log").open("wb")
             self.processes[name] = subprocess.Popen(  # noqa: S603
                 command,
                 cwd=ROOT,
-                env=self.env,
+                env=envs.get(name, self.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
