@@ -12,6 +12,7 @@ BENCHMARKS = [
     "alerting",
     "api",
     "checks",
+    "live",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import logging
 import threading
 import uuid
@@ -66,8 +67,13 @@ def _group_send(group: str, event: dict[str, Any]) -> bool:
 
 def broadcast(kind: str, data: dict[str, Any]) -> bool:
     """Send one message of the WebSocket contract to every connected client."""
-    message = {"type": kind, "data": jsonable(data)}
-    return _group_send(STATUS_GROUP, {"type": "live.event", "message": message})
+    data = jsonable(data)
+    # Serialised once here rather than once per client in every web process.
+    text = json.dumps({"type": kind, "data": data})
+    event = {"type": "live.event", "text": text, "integration_id": None}
+    if isinstance(data, dict) and data.get("integration_id") is not None:
+        event["integration_id"] = str(data["integration_id"])
+    return _group_send(STATUS_GROUP, event)
 
 
 def revoke(

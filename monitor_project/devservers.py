@@ -1,9 +1,9 @@
 """Start an embedded PostgreSQL and Redis under var/ when no URL names real ones.
 
-`python -m monitor_project.devservers run` migrates, creates the demo users, starts
-the demo upstream simulator and runs the Procfile; `... test [pytest args]` runs
-the test suite. Either way the
-embedded servers stop when the command ends.
+`python -m monitor_project.devservers run` migrates, creates the demo users,
+starts the demo upstream simulator and runs the Procfile; `... test [pytest
+args]` runs the test suite. Either way the embedded servers stop when the
+command ends.
 """
 
 from __future__ import annotations
