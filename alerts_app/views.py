@@ -28,7 +28,7 @@ from alerts_app.serializers import (
     ResolveSerializer,
 )
 from integrations_app import audit
-from monitor_project.api import AuditedMixin, crud_schema, errors
+from monitor_project.api import AuditedMixin, MomentFilter, crud_schema, errors
 from monitor_project.permissions import (
     AlertRulePermission,
     IncidentPermission,
@@ -172,12 +172,8 @@ class IncidentViewSet(
 
 class MaintenanceWindowFilter(django_filters.FilterSet):
     integration = django_filters.UUIDFilter(field_name="affected_integrations")
-    starts_after = django_filters.IsoDateTimeFilter(
-        field_name="scheduled_start", lookup_expr="gte"
-    )
-    ends_before = django_filters.IsoDateTimeFilter(
-        field_name="scheduled_end", lookup_expr="lte"
-    )
+    starts_after = MomentFilter(field_name="scheduled_start", lookup_expr="gte")
+    ends_before = MomentFilter(field_name="scheduled_end", lookup_expr="lte")
 
     class Meta:
         model = MaintenanceWindow

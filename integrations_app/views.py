@@ -65,7 +65,13 @@ from integrations_app.serializers import (
 from metrics_app.models import Metric
 from metrics_app.serializers import MetricSerializer
 from metrics_app.uptime import uptime_summary
-from monitor_project.api import AuditedMixin, crud_schema, errors, time_range
+from monitor_project.api import (
+    AuditedMixin,
+    MomentFilter,
+    crud_schema,
+    errors,
+    time_range,
+)
 from monitor_project.pagination import PageNumberPagination
 from monitor_project.permissions import (
     AuditLogPermission,
@@ -397,8 +403,8 @@ class AuditEventFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(
         field_name="actor_name", help_text="Username of who made the change."
     )
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    since = MomentFilter(field_name="created_at", lookup_expr="gte")
+    until = MomentFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = AuditEvent

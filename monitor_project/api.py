@@ -6,6 +6,8 @@ import datetime
 import logging
 from typing import Any
 
+import django_filters
+from django import forms
 from django.db import IntegrityError, transaction
 from django.db.models import Model, ProtectedError, RestrictedError
 from django.utils import timezone
@@ -123,7 +125,29 @@ def _moment(raw: str, name: str, end_of_day: bool = False) -> datetime.datetime:
         )
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, datetime.UTC)
-    return parsed
+    try:
+        # PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+        return parsed.astimezone(datetime.UTC)
+    except OverflowError:
+        raise serializers.ValidationError({name: "The date is out of range."}) from None
+
+
+class MomentField(forms.Field):
+    """A query-string moment parsed by the same rules as `since` and `until`."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        if value in self.empty_values:
+            return None
+        try:
+            return _moment(str(value), "value")
+        except serializers.ValidationError:
+            raise forms.ValidationError(
+                "Give an ISO 8601 date or date and time in range."
+            ) from None
+
+
+class MomentFilter(django_filters.Filter):
+    field_class = MomentField
 
 
 def time_range(
