@@ -221,12 +221,10 @@ class IncidentSerializer(ReadableFieldsOnce, serializers.ModelSerializer[Inciden
         allow_null=True,
     )
 
-    # Managers may describe the impact; everything else follows the lifecycle.
-    WRITABLE = ("business_impact", "estimated_affected_users", "affected_services")
-
     class Meta:
         model = Incident
         exclude = ["notifications_sent"]
+        # Managers may describe the impact; everything else follows the lifecycle.
         read_only_fields = [
             f.name
             for f in Incident._meta.concrete_fields

@@ -162,9 +162,7 @@ def _explain(first: datetime, end: datetime) -> None:
 
     params = aggregation._params(first, end)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('work_mem', %s, true)", [aggregation.WORK_MEM]
-        )
+        aggregation.tune(cursor)
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + aggregation._ROLLUP_SQL, params)
         print("\n".join(row[0] for row in cursor.fetchall()), flush=True)
         transaction.set_rollback(True)

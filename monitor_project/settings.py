@@ -239,10 +239,13 @@ LOGGING = {
 MONITOR_CA_BUNDLE = env.str("MONITOR_CA_BUNDLE", default="") or None
 # Integrations per worker task, and checks one worker process runs at once.
 CHECK_BATCH_SIZE = env.int("CHECK_BATCH_SIZE", default=25)
-CHECK_THREADS = env.int("CHECK_THREADS", default=16)
+CHECK_THREADS = env.int("CHECK_THREADS", default=25)
 # How far ahead the dispatcher claims checks; each batch waits for its due time.
+# The dispatch task can queue behind checks on a busy worker: claiming further
+# ahead than one dispatch period keeps checks on time through such delays. Kept
+# under the shortest interval (60 s), so an on-time claim never skips a slot.
 CHECK_DISPATCH_LOOKAHEAD_SECONDS = env.int(
-    "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=10
+    "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=45
 )
 
 # REST API: conflicts the database detects answer 409, and the schema serves

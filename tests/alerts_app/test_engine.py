@@ -445,7 +445,7 @@ def test_a_status_change_evaluates_that_integrations_rules_at_once(
     assert len(_opened(rule)) == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_workers_evaluating_one_rule_at_once_open_one_incident(
     now: datetime.datetime,
 ) -> None:

@@ -126,7 +126,7 @@ def test_suppress_moves_a_live_incident_aside(
         incidents.suppress(incident.pk, manager, "again")
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_users_acknowledging_at_once_one_wins_with_one_audit_entry(
     staff: Any, other_staff: Any
 ) -> None:

@@ -305,7 +305,7 @@ def test_the_hourly_limit_holds_back_and_records_what_it_held(now: Any) -> None:
     assert held["status"] == "rate_limited"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_rate_limit_holds_across_workers(now: Any) -> None:
     integration = IntegrationFactory()
     barrier = threading.Barrier(4)

@@ -103,6 +103,6 @@ def test_a_worker_killed_mid_batch_leaves_nothing_half_written(
         assert integration.last_health_check is None
         assert integration.current_health_status == "unknown"
     # Their next turn comes as scheduled, not sooner and not never.
-    assert scheduling.claim_due(now + timedelta(seconds=20)) == []
+    assert scheduling.claim_due(now + timedelta(seconds=20), lookahead_seconds=10) == []
     later = scheduling.claim_due(now + timedelta(seconds=100), limit=100)
     assert {c.integration_id for c in later} == {c.integration_id for c in claims}
