@@ -150,7 +150,12 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
     async def _write(self) -> None:
         while True:
             text = await self.outbox.get()
-            await self.send(text_data=text)
+            try:
+                await self.send(text_data=text)
+            except Exception:
+                # The socket closed under us; disconnect() does the rest.
+                relay().discard(self)
+                return
 
     async def disconnect(self, code: int) -> None:
         for task in (self.renewal, self.writer):
@@ -217,6 +222,7 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
         session = event.get("session")
         if session is not None and session != self._session_key():
             return
+        relay().discard(self)
         await self.close(code=event.get("code") or live.CLOSE_UNAUTHENTICATED)
 
     def _session_key(self) -> str | None:

@@ -63,7 +63,7 @@ class WebsocketCommunicator(ApplicationCommunicator):
         }
         super().__init__(app, scope)
 
-    async def connect(self, timeout: float = 3) -> tuple[bool, int | None]:
+    async def connect(self, timeout: float = 10) -> tuple[bool, int | None]:
         await self.send_input({"type": "websocket.connect"})
         response = await self.receive_output(timeout)
         if response["type"] == "websocket.close":
@@ -76,7 +76,7 @@ class WebsocketCommunicator(ApplicationCommunicator):
     async def send_json_to(self, data: Any) -> None:
         await self.send_to(json.dumps(data))
 
-    async def receive_json_from(self, timeout: float = 3) -> Any:
+    async def receive_json_from(self, timeout: float = 10) -> Any:
         response = await self.receive_output(timeout)
         assert response["type"] == "websocket.send", response
         return json.loads(response["text"])
@@ -126,11 +126,11 @@ async def connected(user: Any = None, **kwargs: Any) -> WebsocketCommunicator:
     assert accepted
     # A ping answered proves the socket was not closed right after accepting.
     await socket.send_json_to({"type": "ping"})
-    assert await socket.receive_json_from(timeout=3) == {"type": "pong", "data": {}}
+    assert await socket.receive_json_from() == {"type": "pong", "data": {}}
     return socket
 
 
-async def closed_with(socket: WebsocketCommunicator, timeout: float = 3) -> int:
+async def closed_with(socket: WebsocketCommunicator, timeout: float = 10) -> int:
     """Read until the server closes the socket; return the close code."""
     while True:
         output = await socket.receive_output(timeout)

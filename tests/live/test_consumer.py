@@ -160,9 +160,9 @@ def test_it_answers_malformed_messages_with_an_error_and_stays_open(
     async def scenario() -> dict[str, Any]:
         socket = await connected(staff)
         await socket.send_to(text_data=sent)
-        answer = await socket.receive_json_from(timeout=3)
+        answer = await socket.receive_json_from()
         await socket.send_json_to({"type": "ping"})
-        assert (await socket.receive_json_from(timeout=3))["type"] == "pong"
+        assert (await socket.receive_json_from())["type"] == "pong"
         await socket.disconnect()
         return answer
 
@@ -177,7 +177,7 @@ def test_it_refuses_oversized_subscriptions(staff: Any) -> None:
     async def scenario() -> dict[str, Any]:
         socket = await connected(staff)
         await socket.send_json_to({"type": "subscribe", "integration_ids": ids})
-        answer = await socket.receive_json_from(timeout=3)
+        answer = await socket.receive_json_from()
         await socket.disconnect()
         return answer
 
@@ -194,7 +194,7 @@ def test_a_subscription_narrows_the_stream_to_the_integrations_named(
         await socket.send_json_to(
             {"type": "subscribe", "integration_ids": [wanted.upper()]}
         )
-        confirmed = await socket.receive_json_from(timeout=3)
+        confirmed = await socket.receive_json_from()
         assert confirmed == {
             "type": "subscribed",
             "data": {"integration_ids": [wanted]},
@@ -203,13 +203,13 @@ def test_a_subscription_narrows_the_stream_to_the_integrations_named(
         await send("status_change", {"integration_id": other, "health_status": "x"})
         await send("status_change", {"integration_id": wanted, "health_status": "y"})
         await send("maintenance", {"note": "messages without an integration pass"})
-        received = [await socket.receive_json_from(timeout=3) for _ in range(2)]
+        received = [await socket.receive_json_from() for _ in range(2)]
         assert await socket.receive_nothing(timeout=0.3)
 
         await socket.send_json_to({"type": "subscribe", "integration_ids": None})
-        await socket.receive_json_from(timeout=3)
+        await socket.receive_json_from()
         await send("status_change", {"integration_id": other, "health_status": "z"})
-        received.append(await socket.receive_json_from(timeout=3))
+        received.append(await socket.receive_json_from())
         await socket.disconnect()
         return received
 
@@ -225,7 +225,7 @@ def test_a_broadcast_reaches_every_connected_client(
         await database_sync_to_async(live.broadcast)(
             "status_change", {"integration_id": uuid.UUID(int=7)}
         )
-        received = [await s.receive_json_from(timeout=3) for s in sockets]
+        received = [await s.receive_json_from() for s in sockets]
         for socket in sockets:
             await socket.disconnect()
         return received

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 90
 # The dispatcher runs every 10 s and claims 10 s ahead; a check may wait both.
 FIRST_CHECK_SECONDS = 60
-STEP_SECONDS = 30
+STEP_SECONDS = 45
 
 
 def _free_port() -> int:
@@ -199,9 +199,13 @@ def test_a_failing_service_is_seen_alerted_acknowledged_and_resolved_live(
             method, stack.url + path, headers=headers, timeout=30, **kwargs
         )
 
+    listeners: list[Listener] = []
+
     def fail(step: str, detail: str = "") -> None:
+        seen = listeners[0].messages[-8:] if listeners else []
         pytest.fail(
-            f"step {step!r} did not happen in time. {detail}\n{stack.tails()}",
+            f"step {step!r} did not happen in time. {detail}\n"
+            f"last WebSocket messages: {json.dumps(seen)}\n{stack.tails()}",
             pytrace=False,
         )
 
@@ -237,15 +241,16 @@ def test_a_failing_service_is_seen_alerted_acknowledged_and_resolved_live(
         f"ws://127.0.0.1:{stack.port}/ws/status/?token={tokens[manager.username]}",
         origin=stack.url,
     )
+    listeners.append(listener)
     try:
         listener.socket.send(json.dumps({"type": "ping"}))
 
-        def message(kind: str, **expected: Any) -> Callable[[], Any]:
+        def message(kind: str, after: int = 0, **expected: Any) -> Callable[[], Any]:
             def probe() -> Any:
                 if listener.closed:
                     fail(f"WebSocket {kind}", f"socket closed: {listener.closed}")
                 with listener.changed:
-                    for item in listener.messages:
+                    for item in listener.messages[after:]:
                         data = item.get("data", {})
                         if item["type"] == kind and expected.items() <= data.items():
                             return item
@@ -325,7 +330,10 @@ def test_a_failing_service_is_seen_alerted_acknowledged_and_resolved_live(
                 "status_change", integration_id=integration_id, health_status="warning"
             ),
         )
-        api(staff.username, "POST", f"/api/integrations/{integration_id}/test/")
+        tested = api(
+            staff.username, "POST", f"/api/integrations/{integration_id}/test/"
+        )
+        assert tested.status_code == 200, tested.text
         until(
             "the configured second failure makes it critical",
             STEP_SECONDS,
@@ -357,16 +365,21 @@ def test_a_failing_service_is_seen_alerted_acknowledged_and_resolved_live(
             message("incident_updated", id=incident_id, status="acknowledged"),
         )
 
+        seen = len(listener.messages)
         upstream.set_mode("payments", "ok")
-        api(staff.username, "POST", f"/api/integrations/{integration_id}/test/")
+        tested = api(
+            staff.username, "POST", f"/api/integrations/{integration_id}/test/"
+        )
+        assert tested.status_code == 200, tested.text
+        assert tested.json()["health_status"] == "healthy", tested.text
         until(
             "recovery is streamed (status_change to healthy)",
             STEP_SECONDS,
             message(
                 "status_change",
+                after=seen,
                 integration_id=integration_id,
                 health_status="healthy",
-                previous_status="critical",
             ),
         )
         until(

@@ -49,7 +49,7 @@ def test_a_status_change_reaches_clients_only_after_the_commit(
         callbacks = await database_sync_to_async(change_status)()
         assert await socket.receive_nothing(timeout=0.3)
         await database_sync_to_async(commit)(callbacks)
-        message = await socket.receive_json_from(timeout=3)
+        message = await socket.receive_json_from()
         await socket.disconnect()
         return message
 
@@ -109,7 +109,7 @@ def test_each_incident_event_becomes_its_message(
         await database_sync_to_async(incident_changed.send)(
             sender=Incident, incident_id=incident.pk, event=event
         )
-        message = await socket.receive_json_from(timeout=3)
+        message = await socket.receive_json_from()
         await socket.disconnect()
         return message
 
@@ -140,7 +140,7 @@ def test_an_acknowledgement_names_who_acknowledged(
         await database_sync_to_async(incident_changed.send)(
             sender=Incident, incident_id=incident.pk, event="acknowledged"
         )
-        message = await socket.receive_json_from(timeout=3)
+        message = await socket.receive_json_from()
         await socket.disconnect()
         return message
 
