@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from pathlib import Path
 
@@ -233,3 +234,18 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# Row-level security: queries run as a role that no policy lets through unless
+# the request, task or command says who is asking (monitor_project/access.py).
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="monitor_app")
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE_APP_ROLE):
+    raise ImproperlyConfigured("DATABASE_APP_ROLE must be a lower-case SQL name")
+INSTALLED_APPS.append("access_app")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "monitor_project.access.RequestAccessMiddleware",
+)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "monitor_project.authentication.TokenAuthentication",
+    "monitor_project.authentication.SessionAuthentication",
+]
