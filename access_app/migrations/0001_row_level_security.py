@@ -15,7 +15,8 @@ MANAGERS = ("manager", "superadmin", "system")
 SUPERADMINS = ("superadmin", "system")
 SYSTEM = ("system",)
 
-ME = "nullif(current_setting('app.user_id', true), '')::integer"
+# Scalar subqueries, so that each is read once per query and not once per row.
+ME = "(SELECT nullif(current_setting('app.user_id', true), '')::integer)"
 
 # (table, policy, command, roles, extra USING, extra WITH CHECK)
 POLICIES = [
@@ -97,7 +98,7 @@ TABLES = sorted({table for table, *_ in POLICIES})
 
 def _role_test(roles: tuple[str, ...]) -> str:
     names = ", ".join(f"'{role}'" for role in roles)
-    return f"current_setting('app.role', true) IN ({names})"
+    return f"(SELECT current_setting('app.role', true)) IN ({names})"
 
 
 def _policy_sql(
