@@ -72,6 +72,12 @@ def world(other_staff: Any) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def people(staff: Any, manager: Any, superadmin: Any, nobody: Any) -> dict[str, Any]:
+    """Name the users by role; the empty role is the user who holds none."""
+    return {"staff": staff, "manager": manager, "superadmin": superadmin, "": nobody}
+
+
 @pytest.fixture(autouse=True)
 def _quick_passwords(settings: Any) -> None:
     # The named users are created for every test here; hashing is not under test.

@@ -42,11 +42,6 @@ def connection_role() -> str:
         return str(cursor.fetchone()[0])
 
 
-@pytest.fixture
-def people(staff: Any, manager: Any, superadmin: Any, nobody: Any) -> dict[str, Any]:
-    return {"staff": staff, "manager": manager, "superadmin": superadmin, "": nobody}
-
-
 def ask(api_as: Any, people: dict[str, Any], role: str | None) -> dict[str, Any]:
     client = APIClient() if role is None else api_as(people[role])
     response = client.get("/census/")
@@ -95,14 +90,6 @@ def test_the_next_request_on_a_reused_connection_sees_only_its_own_role(
     check_one_connection_serves_every_role(api_as, people, order)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.parametrize("order", ORDERS)
-def test_a_request_that_owns_its_transaction_leaves_no_role_behind(
-    world: dict[str, Any], api_as: Any, people: dict[str, Any], order: list[str | None]
-) -> None:
-    check_one_connection_serves_every_role(api_as, people, order)
-
-
 @pytest.mark.django_db
 def test_a_session_request_takes_the_role_of_the_logged_in_user(
     world: dict[str, Any], staff: Any, manager: Any
@@ -119,22 +106,6 @@ def test_a_session_request_takes_the_role_of_the_logged_in_user(
     assert [a["alert_rules"] > 0 for a in answers] == [False, True, False, False]
     assert answers[0]["integrations"] > 0
     assert answers[3]["integrations"] == 0
-
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.parametrize("role", ["staff", "manager"])
-def test_what_a_request_runs_on_commit_acts_for_its_user_then_stops(
-    world: dict[str, Any], api_as: Any, people: dict[str, Any], role: str
-) -> None:
-    urls.SEEN_ON_COMMIT.clear()
-
-    response = api_as(people[role]).post("/census-on-commit/")
-
-    assert response.status_code == 200
-    [seen] = urls.SEEN_ON_COMMIT
-    assert seen["role"] == role
-    assert counts(seen) == expected(role)
-    assert connection_role() == SYSTEM
 
 
 @pytest.mark.django_db
