@@ -8,6 +8,7 @@ import sys
 
 # Each module has a run() that prints its figures; names are module names.
 BENCHMARKS = [
+    "aggregation",
     "access",
 ]
 

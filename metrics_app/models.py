@@ -53,6 +53,12 @@ class Metric(models.Model):
     p50_response_time_ms = models.IntegerField(null=True, blank=True)
     p95_response_time_ms = models.IntegerField(null=True, blank=True)
     p99_response_time_ms = models.IntegerField(null=True, blank=True)
+    # Beyond the requirements' schema: the count, sum and sum of squares of the
+    # hour's response times, so that means and deviations over any span of
+    # hours (uptime windows, baselines) are exact without the raw checks.
+    response_time_samples = models.IntegerField(default=0, db_default=0)
+    response_time_sum_ms = models.BigIntegerField(null=True, blank=True)
+    response_time_sum_squares = models.FloatField(null=True, blank=True)
 
     error_count = models.IntegerField(default=0, db_default=0)
     error_rate = models.GeneratedField(
@@ -94,6 +100,8 @@ class Metric(models.Model):
                 models.F("metric_date").desc(),
                 name="idx_metrics_uptime",
             ),
+            # Retention deletes by date across every integration.
+            models.Index(fields=["metric_date"], name="idx_metrics_date"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -162,6 +170,12 @@ class Baseline(models.Model):
             models.UniqueConstraint(
                 fields=["integration", "baseline_type", "baseline_start_date"],
                 name="integration_baselines_unique_period",
+            ),
+            # The health-check engine reads "the" active baseline of a kind.
+            models.UniqueConstraint(
+                fields=["integration", "baseline_type"],
+                condition=Q(is_active=True),
+                name="integration_baselines_one_active",
             ),
         ]
 

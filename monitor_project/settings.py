@@ -235,6 +235,17 @@ LOGGING = {
     },
 }
 
+# Health checks: outbound requests and scheduling.
+# A CA bundle to trust instead of the system's (internal services, test CAs).
+MONITOR_CA_BUNDLE = env.str("MONITOR_CA_BUNDLE", default="") or None
+# Integrations per worker task, and checks one worker process runs at once.
+CHECK_BATCH_SIZE = env.int("CHECK_BATCH_SIZE", default=25)
+CHECK_THREADS = env.int("CHECK_THREADS", default=16)
+# How far ahead the dispatcher claims checks; each batch waits for its due time.
+CHECK_DISPATCH_LOOKAHEAD_SECONDS = env.int(
+    "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=10
+)
+
 # Row-level security: queries run as a role that no policy lets through unless
 # the request, task or command says who is asking (monitor_project/access.py).
 DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="monitor_app")

@@ -204,7 +204,7 @@ def disable(apps: object, schema_editor: object) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("integrations_app", "0003_defaults"),
-        ("metrics_app", "0001_initial"),
+        ("metrics_app", "0003_health_checks_time_index"),
         ("alerts_app", "0002_one_live_incident_per_rule"),
         ("authtoken", "0004_alter_tokenproxy_options"),
         ("sessions", "0001_initial"),
