@@ -13,11 +13,11 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import signals as celery_signals
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.db import (
     DEFAULT_DB_ALIAS,
     DatabaseError,
@@ -26,6 +26,7 @@ from django.db import (
 )
 from django.db.backends.base.base import NO_DB_ALIAS, BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+from django.db.models import Model, QuerySet
 from django.db.transaction import TransactionManagementError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -202,6 +203,20 @@ def acting_as_user(
     """Run the block with the role and id of a user, outside any request."""
     role, user_id = setting_for(user)
     return acting_as(role, user_id or None, using=using)
+
+
+M = TypeVar("M", bound=Model)
+
+
+def lock_for_update(queryset: QuerySet[M], **lookup: Any) -> M:
+    """Lock a row to change it, or read it unlocked when the role may not change it."""
+    # Row security hides from a lock the rows a role may read but not change.
+    # The caller still reads the row, so it can say why it refuses, and any
+    # change it went on to make would match no row.
+    try:
+        return queryset.select_for_update().get(**lookup)
+    except ObjectDoesNotExist:
+        return queryset.get(**lookup)
 
 
 class _RequestScope:

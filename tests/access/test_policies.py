@@ -321,3 +321,21 @@ def test_the_migration_reverses_and_applies_again() -> None:
     assert reversed_state == (0, 0)
     assert (forced(), policies()) == (len(GUARDED_TABLES), before)
     assert before > len(GUARDED_TABLES)
+
+
+def test_a_row_staff_may_read_but_not_change_is_hidden_from_a_lock_but_still_read(
+    world: dict[str, Any], staff: Any, other_staff: Any
+) -> None:
+    held = world["acknowledged_incident"]
+    open_incident = world["open_incident"]
+
+    with access.acting_as_user(staff):
+        with pytest.raises(Incident.DoesNotExist):
+            Incident.objects.select_for_update().get(pk=held.pk)
+        read = access.lock_for_update(Incident.objects, pk=held.pk)
+        locked = access.lock_for_update(Incident.objects, pk=open_incident.pk)
+        with pytest.raises(Incident.DoesNotExist):
+            access.lock_for_update(Incident.objects, pk=world["rule"].pk)
+
+    assert read.acknowledged_by == other_staff
+    assert locked.pk == open_incident.pk
