@@ -26,7 +26,7 @@ from django.db import (
 )
 from django.db.backends.base.base import NO_DB_ALIAS, BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
-from django.db.models import Model, QuerySet
+from django.db.models import Manager, Model, QuerySet
 from django.db.transaction import TransactionManagementError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -208,7 +208,7 @@ def acting_as_user(
 M = TypeVar("M", bound=Model)
 
 
-def lock_for_update(queryset: QuerySet[M], **lookup: Any) -> M:
+def lock_for_update(queryset: QuerySet[M] | Manager[M], **lookup: Any) -> M:
     """Lock a row to change it, or read it unlocked when the role may not change it."""
     # Row security hides from a lock the rows a role may read but not change.
     # The caller still reads the row, so it can say why it refuses, and any
