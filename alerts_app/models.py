@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from integrations_app.models import Integration, created_at, updated_at, uuid_pk
+from monitor_project.sealing import SealedJSONField
 
 OPERATORS = [">", "<", ">=", "<=", "==", "!="]
 SEVERITIES = ["info", "warning", "critical", "urgent"]
@@ -89,6 +92,9 @@ class AlertRule(models.Model):
     escalation_enabled = models.BooleanField(default=False, db_default=False)
     escalation_after_minutes = models.IntegerField(default=30, db_default=30)
     escalation_recipients = ArrayField(models.TextField(), null=True, blank=True)
+    # Signs this rule's webhook bodies instead of ALERT_WEBHOOK_SECRET when set:
+    # {"secret": "..."}, encrypted at rest.
+    webhook_secret = SealedJSONField(null=True, blank=True)
 
     is_active = models.BooleanField(default=True, db_default=True)
     last_triggered = models.DateTimeField(null=True, blank=True, editable=False)
@@ -140,6 +146,17 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.rule_name
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        # A sealed value is not plain JSON; rule_errors checks the secret itself.
+        super().clean_fields(exclude={*(exclude or ()), "webhook_secret"})
+
+    def clean(self) -> None:
+        from alerts_app.validation import rule_errors
+
+        errors = rule_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
 
 class IncidentStatus(models.TextChoices):
@@ -213,6 +230,24 @@ class Incident(models.Model):
 
     notifications_sent = models.JSONField(null=True, blank=True)
 
+    # Beyond the requirements' schema: why an incident notifies nobody.
+    suppressed_by_window = models.ForeignKey(
+        "MaintenanceWindow",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="suppressed_incidents",
+        help_text="The maintenance window this incident opened in.",
+    )
+    caused_by = models.ForeignKey(
+        Integration,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="caused_incidents",
+        help_text="The critical upstream dependency this incident is blamed on.",
+    )
+
     created_at = created_at()
     updated_at = updated_at()
 
@@ -238,6 +273,13 @@ class Incident(models.Model):
                 fields=["alert_rule", "integration"],
                 condition=Q(status__in=["open", "acknowledged"]),
                 name="alert_incidents_one_live_per_rule",
+            ),
+            # A suppressed incident stays unresolved while its condition holds,
+            # so the engine opens no second one beside it.
+            models.UniqueConstraint(
+                fields=["alert_rule", "integration"],
+                condition=Q(status="suppressed", resolved_at__isnull=True),
+                name="alert_incidents_one_muted_per_rule",
             ),
             models.CheckConstraint(
                 condition=Q(
@@ -364,3 +406,64 @@ class MaintenanceWindow(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ConditionState(models.Model):
+    """Since when a rule's condition has held for one integration, without a break."""
+
+    alert_rule = models.ForeignKey(
+        AlertRule, on_delete=models.CASCADE, related_name="condition_states"
+    )
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="+"
+    )
+    since = models.DateTimeField()
+
+    class Meta:
+        db_table = "alert_condition_states"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert_rule", "integration"],
+                name="alert_condition_states_unique_pair",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_rule_id} on {self.integration_id} since {self.since}"
+
+
+class CriticalSince(models.Model):
+    """When an integration last became critical; dependants wait on it."""
+
+    integration = models.OneToOneField(
+        Integration, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    since = models.DateTimeField()
+
+    class Meta:
+        db_table = "alert_critical_since"
+
+    def __str__(self) -> str:
+        return f"{self.integration_id} critical since {self.since}"
+
+
+class NotificationQuota(models.Model):
+    """Notifications spent per integration in one clock hour, shared by workers."""
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="+"
+    )
+    window_start = models.DateTimeField()
+    used = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "alert_notification_quota"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "window_start"],
+                name="alert_notification_quota_unique_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id} {self.window_start}: {self.used}"

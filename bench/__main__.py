@@ -9,6 +9,7 @@ import sys
 # Each module has a run() that prints its figures; names are module names.
 BENCHMARKS = [
     "aggregation",
+    "alerting",
     "access",
 ]
 

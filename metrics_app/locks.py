@@ -38,5 +38,7 @@ def advisory_lock(name: str) -> Iterator[bool]:
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
             except DatabaseError:
-                # The session is gone, and its locks with it.
-                logger.warning("could not release lock %s: connection lost", name)
+                # Closing the session is the sure way to drop its locks; a
+                # lock left on a pooled connection would skip every later run.
+                logger.warning("could not release lock %s; closing the session", name)
+                connection.close()

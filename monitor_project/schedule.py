@@ -21,6 +21,21 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "metrics_app.tasks.compute_baselines",
         "schedule": crontab(hour=3, minute=0),
     },
+    "dispatch-due-checks": {
+        "task": "integrations_app.dispatch_due_checks",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
+    "alerts-evaluate-rules": {
+        "task": "alerts.evaluate_rules",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "alerts-maintenance-windows": {
+        "task": "alerts.maintenance_tick",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 __all__ = ["BEAT_SCHEDULE", "crontab"]

@@ -246,6 +246,25 @@ CHECK_DISPATCH_LOOKAHEAD_SECONDS = env.int(
     "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=10
 )
 
+# REST API: conflicts the database detects answer 409, and the schema serves
+# to every role (it holds no data).
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "monitor_project.api.exception_handler"
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = ["rest_framework.permissions.AllowAny"]
+SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = []
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "HealthStatusEnum": "integrations_app.models.HealthStatus",
+    "SeverityEnum": "alerts_app.models.Severity",
+}
+
+# Alerting: the current partial hour counts for uptime and error rate once it
+# holds this many checks; webhook bodies are signed with ALERT_WEBHOOK_SECRET
+# unless a rule has its own secret; each notification is tried this many times.
+ALERT_PARTIAL_HOUR_MIN_CHECKS = env.int("ALERT_PARTIAL_HOUR_MIN_CHECKS", default=3)
+ALERT_WEBHOOK_SECRET = env.str("ALERT_WEBHOOK_SECRET", default="")
+ALERT_NOTIFY_MAX_ATTEMPTS = env.int("ALERT_NOTIFY_MAX_ATTEMPTS", default=4)
+ALERT_NOTIFY_BACKOFF_SECONDS = env.int("ALERT_NOTIFY_BACKOFF_SECONDS", default=30)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
 # Row-level security: queries run as a role that no policy lets through unless
 # the request, task or command says who is asking (monitor_project/access.py).
 DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="monitor_app")

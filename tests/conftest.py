@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -65,3 +66,23 @@ def api_as(api: APIClient) -> Any:
         return client
 
     return login
+
+
+def _load_seed_rows() -> None:
+    from django.apps import apps
+
+    defaults = importlib.import_module("integrations_app.migrations.0003_defaults")
+    defaults.load(apps, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Put back the data migrations' rows after a test that flushed the database."""
+    yield
+    marker = item.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    from pytest_django.plugin import blocking_manager_key
+
+    with item.config.stash[blocking_manager_key].unblock():
+        _load_seed_rows()

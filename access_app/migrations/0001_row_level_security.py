@@ -204,8 +204,8 @@ def disable(apps: object, schema_editor: object) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("integrations_app", "0003_defaults"),
-        ("metrics_app", "0003_health_checks_time_index"),
-        ("alerts_app", "0002_one_live_incident_per_rule"),
+        ("metrics_app", "0004_uptime_window_index"),
+        ("alerts_app", "0003_condition_state_quota_and_causes"),
         ("authtoken", "0004_alter_tokenproxy_options"),
         ("sessions", "0001_initial"),
         ("admin", "0003_logentry_add_action_flag_choices"),

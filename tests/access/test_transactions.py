@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from monitor_project.roles import SYSTEM
 from tests.access import urls
@@ -21,18 +19,7 @@ from tests.access.test_requests import (
 pytestmark = pytest.mark.urls("tests.access.urls")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _put_back_migration_data(django_db_blocker: Any) -> Iterator[None]:
-    # Each test here ends with a flush; later tests still expect the roles,
-    # config and examples the data migrations loaded.
-    yield
-    with django_db_blocker.unblock():
-        connection.creation.deserialize_db_from_string(
-            connection._test_serialized_contents  # type: ignore[attr-defined]
-        )
-
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("order", ORDERS)
 def test_a_request_that_owns_its_transaction_leaves_no_role_behind(
     world: dict[str, Any], api_as: Any, people: dict[str, Any], order: list[str | None]
@@ -40,7 +27,7 @@ def test_a_request_that_owns_its_transaction_leaves_no_role_behind(
     check_one_connection_serves_every_role(api_as, people, order)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("role", ["staff", "manager"])
 def test_what_a_request_runs_on_commit_acts_for_its_user_then_stops(
     world: dict[str, Any], api_as: Any, people: dict[str, Any], role: str

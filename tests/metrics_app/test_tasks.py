@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from metrics_app import tasks
-from metrics_app.locks import lock_key
+from metrics_app.locks import advisory_lock, lock_key
 from metrics_app.models import Metric
 from monitor_project.schedule import BEAT_SCHEDULE
 from tests.integrations_app.factories import IntegrationFactory
@@ -139,3 +139,17 @@ def test_the_backfill_command_waits_for_no_running_aggregation(
 
     with pytest.raises(CommandError, match="in progress"):
         call_command("aggregate_metrics")
+
+
+def test_a_lock_that_cannot_be_released_goes_with_its_session(
+    other_session: psycopg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    with advisory_lock("metrics.lost") as acquired:
+        assert acquired
+        # The server ends the session, as a restart or a dropped link would.
+        other_session.execute(
+            "SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid]
+        )
+
+    assert "could not release lock metrics.lost" in caplog.text
+    hold(other_session, "metrics.lost")
