@@ -1,22 +1,27 @@
-"""What row-level security costs: list endpoints with the policies off and forced.
+"""What row-level security costs: API endpoints with the policies off and forced.
 
-Builds a scratch database with BENCH_ACCESS_INTEGRATIONS integrations (default
-200), each with a day of checks, hourly metrics, a rule and incidents, then
-asks every list endpoint as staff or a manager through the whole Django stack,
-in alternating rounds with row-level security disabled and forced on the
-guarded tables, and prints p50 and p95 of each side by side. Nothing but the
-policies differs between the two sides: the same role, the same middleware.
+With the API benchmark's data (bench/api.py: BENCH_API_INTEGRATIONS, default
+here 2000, with 30 days of hourly metrics and open incidents) it starts
+uvicorn and times each endpoint from concurrent keep-alive clients, as staff
+and as a manager, in alternating rounds with row-level security disabled and
+forced on the guarded tables; it prints p50 and p95 of both side by side.
+Nothing else differs between the sides: the same role, middleware and server.
+Without the API it times the admin's lists in process instead.
 BENCH_ACCESS_ROUNDS and BENCH_ACCESS_REQUESTS set the rounds and the requests
-per endpoint in each round (default 6 and 20).
+per endpoint and side in each round (default 4 and 160).
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
+import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
+from types import ModuleType
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -207,11 +212,86 @@ def _report(
         )
 
 
-def run() -> None:
+def _tokens() -> dict[str, str]:
+    tokens = {}
+    for role in ("staff", "manager"):
+        user, _ = get_user_model().objects.get_or_create(username=f"bench_{role}")
+        user.groups.add(Group.objects.get(name=role))
+        tokens[role], _ = Token.objects.get_or_create(user=user)
+    return {role: token.key for role, token in tokens.items()}
+
+
+def _over_http(api: ModuleType, rounds: int, requests: int) -> None:
+    count = int(os.environ.get("BENCH_API_INTEGRATIONS", "2000"))
+    clients = int(os.environ.get("BENCH_API_CLIENTS", "4"))
+    workers = int(os.environ.get("BENCH_API_WORKERS", "2"))
+    print(
+        f"\n== row-level security over HTTP: {count} integrations, uvicorn with "
+        f"{workers} workers, {clients} clients; policies off vs forced"
+    )
+
+    db = connection.settings_dict
+    # The API benchmark's scratch database: one generates, the other reuses.
+    db["TEST"]["NAME"] = f"{db['NAME']}_bench_api"
+    original = connection.creation.create_test_db(
+        verbosity=0, autoclobber=True, serialize=False, keepdb=True
+    )
+    server = None
+    tables = _guarded_tables()
+    try:
+        api._populate(count)
+        tokens = _tokens()
+        week_ago = (timezone.now() - datetime.timedelta(days=7)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+
+        def metrics(rng: random.Random) -> str:
+            integration = f"a{rng.randint(1, count):031x}"
+            return f"/api/integrations/{integration}/metrics/?since={week_ago}"
+
+        def search(rng: random.Random) -> str:
+            return (
+                f"/api/integrations/?search=Bench+{rng.randint(1, 99)}&status=healthy"
+            )
+
+        def fixed(path: str) -> Callable[[random.Random], str]:
+            return lambda rng: path
+
+        endpoints = [
+            ("integrations", fixed("/api/integrations/"), "staff"),
+            ("integrations search", search, "staff"),
+            ("metrics, 7 days", metrics, "staff"),
+            ("incidents", fixed("/api/incidents/"), "staff"),
+            ("dashboard", fixed("/api/dashboard/"), "staff"),
+            ("integrations", fixed("/api/integrations/"), "manager"),
+            ("alert rules", fixed("/api/alert-rules/"), "manager"),
+        ]
+        port = api._free_port()
+        server = api._start_server(port, workers)
+
+        timings: dict[tuple[int, bool], list[float]] = {}
+        for number in range(rounds):
+            # Alternate which side goes first so that drift hits both alike.
+            for on in (False, True) if number % 2 else (True, False):
+                _policies(tables, on)
+                for index, (_, path_of, role) in enumerate(endpoints):
+                    token = tokens[role]
+                    api._load(port, token, path_of, clients * 2, clients)  # warm up
+                    latencies = api._load(port, token, path_of, requests, clients)
+                    timings.setdefault((index, on), []).extend(latencies)
+        _report([(label, "", role) for label, _, role in endpoints], timings)
+        print(f"{rounds} rounds x {requests} requests per endpoint and side")
+    finally:
+        _policies(tables, True)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        connection.creation.destroy_test_db(original, verbosity=0, keepdb=True)
+
+
+def _in_process(rounds: int, requests: int) -> None:
     count = int(os.environ.get("BENCH_ACCESS_INTEGRATIONS", "200"))
-    rounds = int(os.environ.get("BENCH_ACCESS_ROUNDS", "6"))
-    requests = int(os.environ.get("BENCH_ACCESS_REQUESTS", "20"))
-    print(f"\n== row-level security: {count} integrations, policies off vs forced")
+    print(f"\n== row-level security in process: {count} integrations, off vs forced")
 
     scratch = f"bench_access_{uuid.uuid4().hex[:8]}"
     connection.settings_dict["TEST"]["NAME"] = scratch
@@ -238,3 +318,14 @@ def run() -> None:
     finally:
         connection.creation.destroy_test_db(original, verbosity=0)
         teardown_test_environment()
+
+
+def run() -> None:
+    rounds = int(os.environ.get("BENCH_ACCESS_ROUNDS", "4"))
+    requests = int(os.environ.get("BENCH_ACCESS_REQUESTS", "160"))
+    try:
+        api = importlib.import_module("bench.api")
+    except ModuleNotFoundError:
+        _in_process(rounds, max(1, requests // 8))
+        return
+    _over_http(api, rounds, requests)

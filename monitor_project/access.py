@@ -290,6 +290,13 @@ def _put(connection: BaseDatabaseWrapper, setting: Setting) -> None:
         cursor.execute(_SET, [role, True, user_id, True])
 
 
+def _carries_credentials(request: HttpRequest) -> bool:
+    return (
+        "HTTP_AUTHORIZATION" in request.META
+        or settings.SESSION_COOKIE_NAME in request.COOKIES
+    )
+
+
 class RequestAccessMiddleware:
     """Run each request in a transaction that carries the role of whoever asks."""
 
@@ -297,6 +304,10 @@ class RequestAccessMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _carries_credentials(request):
+            # Nobody to vouch for: the connection's own default, nobody in the
+            # web process, holds, and probes such as /healthz need no database.
+            return self.get_response(request)
         with _RequestScope(DEFAULT_DB_ALIAS) as scope:
             request._access_scope = scope  # type: ignore[attr-defined]
             scope.adopt(getattr(request, "user", None))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import drf_spectacular.authentication
 from rest_framework import authentication
 from rest_framework.request import Request
 
@@ -24,3 +25,9 @@ class SessionAuthentication(authentication.SessionAuthentication):
         if result is not None:
             access.adopt(request, result[0])
         return result
+
+
+class SessionScheme(drf_spectacular.authentication.SessionScheme):
+    """Describe the session authentication above in the OpenAPI document."""
+
+    target_class = "monitor_project.authentication.SessionAuthentication"
