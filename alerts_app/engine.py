@@ -268,7 +268,10 @@ def evaluate(
         rule_filter &= Q(integration_id__in=ids) | Q(integration__isnull=True)
     rules = list(AlertRule.objects.filter(rule_filter).values(*_RULE_FIELDS))
 
-    state_filter = Q(alert_rule__is_active=True)
+    # A full pass reads every state, so it can drop those no rule evaluates any
+    # more (rule paused or retargeted, integration no longer monitored): a
+    # paused rule must not wake up with a duration already served.
+    state_filter = Q() if ids is None else Q(alert_rule__is_active=True)
     live_filter = Q(status__in=incidents.LIVE) | Q(
         status=IncidentStatus.SUPPRESSED, resolved_at__isnull=True
     )
@@ -292,9 +295,11 @@ def evaluate(
     broken: list[Pair] = []
     due: dict[Pair, tuple[dict[str, Any], Decimal | None]] = {}
     clearing: list[tuple[uuid.UUID, Decimal | None, dict[str, Any]]] = []
+    evaluated: set[Pair] = set()
     for rule, integration_id in _pairs(rules, current):
         outcome.pairs += 1
         pair = (rule["id"], integration_id)
+        evaluated.add(pair)
         value = current[integration_id].values.get(rule["condition_metric"])
         met = holds(value, rule["condition_operator"], rule["condition_threshold"])
         if met is None:
@@ -321,6 +326,8 @@ def evaluate(
         due[pair] = (rule, value)
 
     ConditionState.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=5000)
+    if ids is None:
+        broken.extend(pair for pair in states if pair not in evaluated)
     _forget(broken)
     _resolve(clearing, now, outcome)
     if due:

@@ -20,6 +20,7 @@ from alerts_app.models import (
 from integrations_app import validation
 from integrations_app.credentials import PLACEHOLDER
 from integrations_app.models import Integration
+from monitor_project.api import ReadableFieldsOnce
 
 MAX_TEXT = 10_000
 MAX_WINDOW = datetime.timedelta(days=31)
@@ -77,7 +78,7 @@ class ClockTimeField(serializers.TimeField):
         super().__init__(format="%H:%M", **kwargs)
 
 
-class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
+class AlertRuleSerializer(ReadableFieldsOnce, serializers.ModelSerializer[AlertRule]):
     """Checked by the same rule_errors as the admin, so both accept the same rules."""
 
     business_hours_start = ClockTimeField(required=False)
@@ -199,7 +200,7 @@ class AlertRuleSerializer(serializers.ModelSerializer[AlertRule]):
         return kept
 
 
-class IncidentSerializer(serializers.ModelSerializer[Incident]):
+class IncidentSerializer(ReadableFieldsOnce, serializers.ModelSerializer[Incident]):
     # Annotated by the view: staff may not read alert rules, so theirs is null.
     alert_rule_name = serializers.CharField(read_only=True, allow_null=True)
     integration_name = serializers.CharField(
@@ -219,12 +220,10 @@ class IncidentSerializer(serializers.ModelSerializer[Incident]):
         allow_null=True,
     )
 
-    # Managers may describe the impact; everything else follows the lifecycle.
-    WRITABLE = ("business_impact", "estimated_affected_users", "affected_services")
-
     class Meta:
         model = Incident
         exclude = ["notifications_sent"]
+        # Managers may describe the impact; everything else follows the lifecycle.
         read_only_fields = [
             f.name
             for f in Incident._meta.concrete_fields
@@ -262,7 +261,9 @@ class IntegrationIdsField(serializers.ListField):
         return found
 
 
-class MaintenanceWindowSerializer(serializers.ModelSerializer[MaintenanceWindow]):
+class MaintenanceWindowSerializer(
+    ReadableFieldsOnce, serializers.ModelSerializer[MaintenanceWindow]
+):
     affected_integrations = IntegrationIdsField(min_length=1)
     affected_services = serializers.ListField(
         child=serializers.CharField(max_length=255),

@@ -10,6 +10,9 @@ import sys
 BENCHMARKS = [
     "aggregation",
     "alerting",
+    "api",
+    "checks",
+    "live",
     "access",
 ]
 

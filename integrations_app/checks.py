@@ -19,7 +19,7 @@ from urllib.parse import quote, quote_plus, urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations_app import outbound
@@ -242,6 +242,10 @@ def _oauth_token(
     return token
 
 
+# Config keys that name where a credential goes rather than being one.
+_NOT_SECRET = frozenset({"header_name", "query_param", "token_url", "scope"})
+
+
 def _build(
     integration: Integration, secrets: _Secrets, deadline: float
 ) -> dict[str, Any]:
@@ -297,10 +301,6 @@ def _build(
         "body": body,
         "auth": auth,
     }
-
-
-# Config keys that name where a credential goes rather than being one.
-_NOT_SECRET = frozenset({"header_name", "query_param", "token_url", "scope"})
 
 
 def _score(value: float) -> Decimal:
@@ -459,6 +459,44 @@ def _advance(integration: Integration, result: Result, max_failures: int) -> Non
         integration.ssl_expires_at = result.tls_expires_at
 
 
+# One statement for a whole batch; the ORM's bulk_update builds a CASE per
+# column and row, which costs more than the checks themselves.
+_STATE_SQL = """
+UPDATE integrations AS i
+SET current_health_status = v.status,
+    last_health_check = v.last_check,
+    last_successful_check = v.last_ok,
+    consecutive_failures = v.failures,
+    last_response_time_ms = v.response_ms,
+    ssl_expires_at = v.ssl_expires
+FROM unnest(
+    %s::uuid[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::int[],
+    %s::int[], %s::timestamptz[]
+) AS v(id, status, last_check, last_ok, failures, response_ms, ssl_expires)
+WHERE i.id = v.id
+  -- Lets the planner fetch the rows by key instead of scanning the table.
+  AND i.id = ANY(%s::uuid[])
+"""
+
+
+def _write_state(integrations: list[Integration]) -> None:
+    columns: list[list[Any]] = [[] for _ in range(7)]
+    for i in integrations:
+        values = (
+            i.pk,
+            i.current_health_status,
+            i.last_health_check,
+            i.last_successful_check,
+            i.consecutive_failures,
+            i.last_response_time_ms,
+            i.ssl_expires_at,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(_STATE_SQL, [*columns, columns[0]])
+
+
 def record(
     results: Sequence[Result],
     *,
@@ -493,7 +531,7 @@ def record(
             if integration.current_health_status != before:
                 changes.append((integration, before))
         HealthCheck.objects.bulk_create(rows)
-        Integration.objects.bulk_update(list(locked.values()), _STATE_FIELDS)
+        _write_state(list(locked.values()))
         changed_at = timezone.now()
         for integration, before in changes:
             announce(

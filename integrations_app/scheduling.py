@@ -52,6 +52,8 @@ WITH due AS (
 )
 UPDATE integrations AS i
 SET next_check_at = to_timestamp(
+    -- The first slot at least half an interval after this run: a late claim
+    -- keeps its next slot, a new integration waits for its phase.
     ceil((extract(epoch FROM due.run_at) + due.period / 2.0 - due.phase) / due.period)
     * due.period + due.phase
 )

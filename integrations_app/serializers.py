@@ -27,6 +27,7 @@ from integrations_app.models import (
 )
 from metrics_app.models import Metric
 from metrics_app.serializers import MetricSerializer
+from monitor_project.api import ReadableFieldsOnce
 from monitor_project.sealing import Sealed
 
 UNRESOLVED = ("open", "acknowledged")
@@ -138,7 +139,9 @@ class HeadersField(serializers.Field):  # type: ignore[type-arg]
         return dict(data)
 
 
-class IntegrationSerializer(serializers.ModelSerializer[Integration]):
+class IntegrationSerializer(
+    ReadableFieldsOnce, serializers.ModelSerializer[Integration]
+):
     auth_config = CredentialsField(required=False, allow_null=True)
     custom_headers = HeadersField(required=False, allow_null=True)
     open_incidents_count = serializers.SerializerMethodField()
@@ -180,6 +183,7 @@ class IntegrationSerializer(serializers.ModelSerializer[Integration]):
         super().__init__(*args, **kwargs)
         # What changed among the secrets, by name only, for the audit trail.
         self.audit_extras: dict[str, Any] = {}
+        self._metric_serializer: MetricSerializer | None = None
 
     def get_open_incidents_count(self, obj: Integration) -> int:
         annotated = getattr(obj, "open_incidents_count", None)
@@ -193,7 +197,13 @@ class IntegrationSerializer(serializers.ModelSerializer[Integration]):
             metric = obj.recent_metric
         else:
             metric = Metric.objects.filter(integration=obj).first()
-        return MetricSerializer(metric).data if metric is not None else None
+        if metric is None:
+            return None
+        # One nested serializer for the whole page: building one per row costs
+        # more than the rows themselves.
+        if self._metric_serializer is None:
+            self._metric_serializer = MetricSerializer()
+        return self._metric_serializer.to_representation(metric)
 
     def validate_name(self, value: str) -> str:
         if not _NAME.match(value):
@@ -333,7 +343,9 @@ class ManualCheckResultSerializer(serializers.Serializer[HealthCheck]):
     tested_at = serializers.DateTimeField(source="check_timestamp")
 
 
-class HealthCheckSerializer(serializers.ModelSerializer[HealthCheck]):
+class HealthCheckSerializer(
+    ReadableFieldsOnce, serializers.ModelSerializer[HealthCheck]
+):
     triggered_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
@@ -361,7 +373,7 @@ class UptimeSerializer(serializers.Serializer[dict[str, Any]]):
     p95_response_time_ms = serializers.FloatField(allow_null=True)
 
 
-class DependencySerializer(serializers.ModelSerializer[Dependency]):
+class DependencySerializer(ReadableFieldsOnce, serializers.ModelSerializer[Dependency]):
     integration_name = serializers.CharField(
         source="integration.display_name", read_only=True
     )
@@ -546,7 +558,7 @@ def _matches(schema: dict[str, Any], value: Any) -> bool:
     return jsonschema.Draft202012Validator(schema).is_valid(value)
 
 
-class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+class AuditEventSerializer(ReadableFieldsOnce, serializers.ModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
         fields = [
@@ -577,7 +589,9 @@ class CountsBySeveritySerializer(serializers.Serializer[dict[str, int]]):
     urgent = serializers.IntegerField()
 
 
-class DownIntegrationSerializer(serializers.ModelSerializer[Integration]):
+class DownIntegrationSerializer(
+    ReadableFieldsOnce, serializers.ModelSerializer[Integration]
+):
     class Meta:
         model = Integration
         fields = [

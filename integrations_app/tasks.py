@@ -16,12 +16,9 @@ logger = logging.getLogger(__name__)
 
 # A batch may hold checks that each wait up to the longest timeout (120 s); the
 # token fetch shares that deadline, and the write comes after.
+DISPATCH_EXPIRES = 30
 BATCH_SOFT_LIMIT = 160
 BATCH_HARD_LIMIT = 190
-
-
-def _send_batch(ids: list[str], run_at: datetime, expires: datetime) -> None:
-    check_batch.apply_async(args=[ids, run_at.isoformat()], eta=run_at, expires=expires)
 
 
 @shared_task(
@@ -29,12 +26,24 @@ def _send_batch(ids: list[str], run_at: datetime, expires: datetime) -> None:
     ignore_result=True,
     soft_time_limit=20,
     time_limit=30,
-    # A dispatch that waited past the next one has nothing left to do.
-    expires=10,
+    # A dispatch still helps while the checks it would claim lie within the
+    # lookahead; after that the runs behind it have claimed them.
+    expires=DISPATCH_EXPIRES,
 )
 def dispatch_due_checks() -> int:
     try:
-        claimed, _ = scheduling.dispatch(_send_batch)
+        # One broker connection for every batch of the run.
+        with check_batch.app.producer_or_acquire() as producer:
+
+            def send(ids: list[str], run_at: datetime, expires: datetime) -> None:
+                check_batch.apply_async(
+                    args=[ids, run_at.isoformat()],
+                    eta=run_at,
+                    expires=expires,
+                    producer=producer,
+                )
+
+            claimed, _ = scheduling.dispatch(send)
     except Exception:
         logger.exception("dispatching due checks failed")
         raise

@@ -28,26 +28,35 @@ BATCH_SIZE = 5000
 # The task's time limit is longer; what is left waits for the next day.
 TIME_BUDGET_SECONDS = 3000.0
 
-# Rows are picked by ctid so that each batch deletes exactly the rows its index
-# scan found without a second lookup through the primary key.
-_CHECKS_SQL = """
-DELETE FROM integration_health_checks WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM integration_health_checks
-    WHERE check_timestamp < %s ORDER BY check_timestamp LIMIT %s
-))
-"""
-_METRICS_SQL = """
-DELETE FROM integration_metrics WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM integration_metrics
-    WHERE metric_date < %s ORDER BY metric_date LIMIT %s
-))
-"""
-_BASELINES_SQL = """
-DELETE FROM integration_baselines WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM integration_baselines
-    WHERE NOT is_active AND baseline_end_date < %s LIMIT %s
-))
-"""
+# Before any date a row can carry: where the first batch starts.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _batch_sql(table: str, key: str, also: str = "") -> str:
+    """Return one batch's DELETE, resuming at the key where the last one ended.
+
+    Resuming, rather than scanning from the start each time, skips the index
+    entries of rows the earlier batches deleted, which stay until vacuum; rows
+    are picked by ctid so that each goes without a second primary key lookup.
+    """
+    return f"""
+WITH gone AS (
+    DELETE FROM {table} WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM {table}
+        WHERE {key} >= %(after)s AND {key} < %(cutoff)s {also}
+        ORDER BY {key} LIMIT %(batch)s
+    ))
+    RETURNING {key}
+)
+SELECT count(*), max({key}) FROM gone
+"""  # noqa: S608 - table and column names are constants of this module
+
+
+_CHECKS_SQL = _batch_sql("integration_health_checks", "check_timestamp")
+_METRICS_SQL = _batch_sql("integration_metrics", "metric_date")
+_BASELINES_SQL = _batch_sql(
+    "integration_baselines", "baseline_end_date", "AND NOT is_active"
+)
 
 
 @dataclass
@@ -106,17 +115,19 @@ def retention_days() -> dict[str, int]:
 
 
 def _delete_in_batches(
-    sql: str, cutoff: Any, batch: int, deadline: float
+    sql: str, after: Any, cutoff: Any, batch: int, deadline: float
 ) -> tuple[int, bool]:
     deleted = 0
     with connection.cursor() as cursor:
         while True:
             if time.monotonic() > deadline:
                 return deleted, False
-            cursor.execute(sql, [cutoff, batch])
-            deleted += cursor.rowcount
-            if cursor.rowcount < batch:
+            cursor.execute(sql, {"after": after, "cutoff": cutoff, "batch": batch})
+            count, last = cursor.fetchone()
+            deleted += count
+            if count < batch:
                 return deleted, True
+            after = last
 
 
 def _delete_incidents(
@@ -152,12 +163,14 @@ def clean_up(
     incident_cutoff = now - timedelta(days=RESOLVED_INCIDENT_DAYS)
 
     result = Cleanup(days=days)
-    for name, sql, cutoff in (
-        ("health_checks", _CHECKS_SQL, check_cutoff),
-        ("metrics", _METRICS_SQL, metric_cutoff),
-        ("baselines", _BASELINES_SQL, metric_cutoff),
+    for name, sql, after, cutoff in (
+        ("health_checks", _CHECKS_SQL, _EPOCH, check_cutoff),
+        ("metrics", _METRICS_SQL, _EPOCH.date(), metric_cutoff),
+        ("baselines", _BASELINES_SQL, _EPOCH.date(), metric_cutoff),
     ):
-        deleted, result.finished = _delete_in_batches(sql, cutoff, batch, deadline)
+        deleted, result.finished = _delete_in_batches(
+            sql, after, cutoff, batch, deadline
+        )
         setattr(result, name, deleted)
         if not result.finished:
             break

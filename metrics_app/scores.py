@@ -20,8 +20,11 @@ Every score is rounded to the 4 decimals of its column.
 
 from __future__ import annotations
 
-# The slow threshold when an integration has no active baseline yet.
-DEFAULT_SLOW_MS = 5000
+from integrations_app.checks import SLOW_WITHOUT_BASELINE_MS
+
+# The health-check engine's slow line (integrations_app.checks.slow_threshold_ms):
+# twice a positive baseline mean, else this.
+DEFAULT_SLOW_MS = SLOW_WITHOUT_BASELINE_MS
 SLOW_FACTOR = 2
 
 # Per-check predicates, over columns of integration_health_checks (alias h)
@@ -42,4 +45,7 @@ RELIABILITY = "round(1 - error_count::numeric / total_checks, 4)"
 
 def slow_threshold_sql(baseline_mean: str) -> str:
     """Return the SQL for the slow threshold given a baseline mean expression."""
-    return f"coalesce({SLOW_FACTOR} * {baseline_mean}, {DEFAULT_SLOW_MS})"
+    return (
+        f"CASE WHEN {baseline_mean} > 0 THEN {SLOW_FACTOR} * {baseline_mean}"
+        f" ELSE {DEFAULT_SLOW_MS} END"
+    )

@@ -106,10 +106,11 @@ def uptime_summary(
     exact for one hour, and for longer windows the only figure hourly rows
     can give without keeping every response time.
     """
+    integration = uuid.UUID(str(integration_id))  # ValueError for a malformed id
     since, until = window_bounds(window, now)
     raw_start = max(since, hour_start(until) - (RAW_HOURS - 1) * HOUR)
     params: dict[str, Any] = {
-        "integration": str(integration_id),
+        "integration": integration,
         "since": since,
         "until": until,
         "raw_start": raw_start,

@@ -47,6 +47,20 @@ def crud_schema(serializer: Any, *actions: str) -> dict[str, Any]:
     return {name: extend_schema(responses=every[name]) for name in chosen}
 
 
+class ReadableFieldsOnce:
+    """List a serializer's readable fields once, not again for every row of a page."""
+
+    fields: Any
+
+    @property
+    def _readable_fields(self) -> list[Any]:
+        cached: list[Any] | None = self.__dict__.get("_readable_once")
+        if cached is None:
+            cached = [field for field in self.fields.values() if not field.write_only]
+            self.__dict__["_readable_once"] = cached
+        return cached
+
+
 class AuditedMixin:
     """Record an audit event, in the same transaction, for every write."""
 

@@ -1,8 +1,9 @@
 """Start an embedded PostgreSQL and Redis under var/ when no URL names real ones.
 
-`python -m monitor_project.devservers run` migrates, creates the demo users and
-runs the Procfile; `... test [pytest args]` runs the test suite. Either way the
-embedded servers stop when the command ends.
+`python -m monitor_project.devservers run` migrates, creates the demo users,
+starts the demo upstream simulator and runs the Procfile; `... test [pytest
+args]` runs the test suite. Either way the embedded servers stop when the
+command ends.
 """
 
 from __future__ import annotations
@@ -117,27 +118,72 @@ def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
 
 
+DEMO_PORT = 8900
+DEMO_TLS_PORT = 8901
+
+
+@contextlib.contextmanager
+def _demo_upstream(env: dict[str, str]) -> Iterator[None]:
+    """Serve the demo's fake services and let the checks reach them (dev only)."""
+    if env.get("DEMO_UPSTREAM", "true").lower() in {"0", "false", "no", "off"}:
+        yield
+        return
+    bundle = VAR / "demo" / "ca-bundle.pem"
+    bundle.unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        "manage.py",
+        "demo_upstream",
+        f"--port={DEMO_PORT}",
+        f"--tls-port={DEMO_TLS_PORT}",
+        f"--ca-bundle={bundle}",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 30
+        while not bundle.exists() or not _listening(DEMO_PORT):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the demo upstream simulator did not start")
+            time.sleep(0.1)
+        # Loopback is refused by default; the demo alone opens it, and trusts
+        # the CA of its expiring certificate.
+        networks = [env.get("MONITOR_ALLOWED_NETWORKS", ""), "127.0.0.1/32"]
+        env["MONITOR_ALLOWED_NETWORKS"] = ",".join(n for n in networks if n)
+        env.setdefault("MONITOR_CA_BUNDLE", str(bundle))
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 0.2):
+            return True
+    except OSError:
+        return False
+
+
 def run() -> int:
     with services() as env:
         env.setdefault("DEBUG", "true")
         _manage(env, "migrate", "--no-input")
         _manage(env, "seed_demo")
-        honcho = [
-            sys.executable,
-            "-m",
-            "honcho",
-            "start",
-            "-f",
-            "Procfile",
-            "-p",
-            "8000",
-        ]
-        process = subprocess.Popen(honcho, cwd=ROOT, env=env)  # noqa: S603
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
-            return process.wait()
+        with _demo_upstream(env):
+            return _honcho(env)
+
+
+def _honcho(env: dict[str, str]) -> int:
+    honcho = [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", "8000"]
+    process = subprocess.Popen(honcho, cwd=ROOT, env=env)  # noqa: S603
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        return process.wait()
 
 
 def test(args: list[str]) -> int:

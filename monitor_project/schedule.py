@@ -24,7 +24,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "dispatch-due-checks": {
         "task": "integrations_app.dispatch_due_checks",
         "schedule": 10.0,
-        "options": {"expires": 10},
+        "options": {"expires": 30},
     },
     "alerts-evaluate-rules": {
         "task": "alerts.evaluate_rules",

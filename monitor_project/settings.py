@@ -240,10 +240,13 @@ LOGGING = {
 MONITOR_CA_BUNDLE = env.str("MONITOR_CA_BUNDLE", default="") or None
 # Integrations per worker task, and checks one worker process runs at once.
 CHECK_BATCH_SIZE = env.int("CHECK_BATCH_SIZE", default=25)
-CHECK_THREADS = env.int("CHECK_THREADS", default=16)
+CHECK_THREADS = env.int("CHECK_THREADS", default=25)
 # How far ahead the dispatcher claims checks; each batch waits for its due time.
+# The dispatch task can queue behind checks on a busy worker: claiming further
+# ahead than one dispatch period keeps checks on time through such delays. Kept
+# under the shortest interval (60 s), so an on-time claim never skips a slot.
 CHECK_DISPATCH_LOOKAHEAD_SECONDS = env.int(
-    "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=10
+    "CHECK_DISPATCH_LOOKAHEAD_SECONDS", default=45
 )
 
 # REST API: conflicts the database detects answer 409, and the schema serves
@@ -255,6 +258,14 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "HealthStatusEnum": "integrations_app.models.HealthStatus",
     "SeverityEnum": "alerts_app.models.Severity",
 }
+# Under ASGI each request runs in a thread of its own, so CONN_MAX_AGE keeps
+# nothing and every request would open a connection: the web process pools.
+if env.bool("DATABASE_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=10),
+    }
 
 # Alerting: the current partial hour counts for uptime and error rate once it
 # holds this many checks; webhook bodies are signed with ALERT_WEBHOOK_SECRET
@@ -264,6 +275,27 @@ ALERT_WEBHOOK_SECRET = env.str("ALERT_WEBHOOK_SECRET", default="")
 ALERT_NOTIFY_MAX_ATTEMPTS = env.int("ALERT_NOTIFY_MAX_ATTEMPTS", default=4)
 ALERT_NOTIFY_BACKOFF_SECONDS = env.int("ALERT_NOTIFY_BACKOFF_SECONDS", default=30)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Live updates: a Redis that is down or unreachable must fail a broadcast
+# quickly, never hold a worker; reads stay longer than channels-redis' 5 s poll.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_connect_timeout": 2,
+                    "socket_timeout": 15,
+                },
+            ],
+            "prefix": env.str("CHANNELS_PREFIX", default="monitor"),
+        },
+    }
+}
+# Separate Celery key spaces on one Redis (parallel test runs, several tenants).
+if _celery_prefix := env.str("CELERY_KEY_PREFIX", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": _celery_prefix}
 
 # Row-level security: queries run as a role that no policy lets through unless
 # the request, task or command says who is asking (monitor_project/access.py).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,19 +20,31 @@ def origin_allowed(origin: str | None) -> bool:
         return True
     if origin in settings.WEBSOCKET_ALLOWED_ORIGINS:
         return True
-    host = urlsplit(origin).hostname
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
     if not host:
         return False
+    if ":" in host:
+        host = f"[{host}]"  # ALLOWED_HOSTS spells IPv6 addresses in brackets
     allowed = list(settings.ALLOWED_HOSTS)
     if settings.DEBUG and not allowed:
         allowed = ["localhost", "127.0.0.1", "[::1]"]
     return validate_host(host, allowed)
 
 
+# DRF's keys are 40 hex digits; anything else is refused before a query
+# (PostgreSQL would reject a NUL byte with an error, not an empty result).
+_TOKEN_SHAPE = re.compile(r"[0-9A-Za-z]{1,40}")
+
+
 @database_sync_to_async
 def _user_for_token(key: str) -> Any:
     from rest_framework.authtoken.models import Token
 
+    if not _TOKEN_SHAPE.fullmatch(key):
+        return AnonymousUser()
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         return AnonymousUser()
@@ -62,6 +75,8 @@ class WebSocketGuard:
         origin = headers.get(b"origin", b"").decode(errors="replace") or None
         if scope["type"] == "websocket" and not origin_allowed(origin):
             await receive()  # the handshake's websocket.connect
+            # Accepted only to be closed, so the client learns why from the code.
+            await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": 4403})
             return None
         return await self.inner(scope, receive, send)

@@ -482,3 +482,23 @@ def test_the_database_refuses_a_second_live_incident_for_a_pair() -> None:
         IncidentFactory(
             alert_rule=incident.alert_rule, integration=incident.integration
         )
+
+
+def test_a_paused_rule_serves_its_duration_again_when_resumed(
+    now: datetime.datetime,
+) -> None:
+    integration = IntegrationFactory(consecutive_failures=4)
+    rule = _rule(
+        integration, "consecutive_failures", ">=", 3, condition_duration_minutes=5
+    )
+    engine.evaluate(now=now)
+
+    AlertRule.objects.filter(pk=rule.pk).update(is_active=False)
+    engine.evaluate(now=now + 10 * MINUTE)
+    assert not ConditionState.objects.exists()
+
+    AlertRule.objects.filter(pk=rule.pk).update(is_active=True)
+    engine.evaluate(now=now + 20 * MINUTE)
+    assert _opened(rule) == []
+    engine.evaluate(now=now + 25 * MINUTE)
+    assert len(_opened(rule)) == 1

@@ -126,18 +126,9 @@ def test_suppress_moves_a_live_incident_aside(
         incidents.suppress(incident.pk, manager, "again")
 
 
-@pytest.fixture
-def roles() -> None:
-    """Recreate the role groups, which earlier tests that flush tables remove."""
-    from django.contrib.auth.models import Group
-
-    for name in ("staff", "manager", "superadmin"):
-        Group.objects.get_or_create(name=name)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_users_acknowledging_at_once_one_wins_with_one_audit_entry(
-    roles: None, staff: Any, other_staff: Any
+    staff: Any, other_staff: Any
 ) -> None:
     incident = IncidentFactory()
     barrier = threading.Barrier(2)

@@ -469,3 +469,53 @@ class TestMetricsRange:
         assert response.status_code == 200
         hours = [(r["metric_date"], r["metric_hour"]) for r in response.data["results"]]
         assert hours == [("2026-03-02", 5), ("2026-03-02", 0)]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", "00000000-0000-0000-0000-000000000001"),
+        ("created_at", "2020-01-01T00:00:00Z"),
+        ("integration_name", "Spoofed"),
+        ("depends_on_name", "Spoofed"),
+    ],
+)
+def test_a_read_only_dependency_field_sent_is_never_stored(
+    as_manager: Any, field: str, value: Any
+) -> None:
+    edge = DependencyFactory()
+
+    response = as_manager.patch(
+        f"/api/dependencies/{edge.pk}/", {field: value}, format="json"
+    )
+
+    assert response.status_code == 200
+    fresh = Dependency.objects.get(pk=edge.pk)
+    assert fresh.created_at.year != 2020
+    assert fresh.integration.display_name != "Spoofed"
+    assert fresh.depends_on.display_name != "Spoofed"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", "00000000-0000-0000-0000-000000000001"),
+        ("last_updated_by", 1),
+        ("created_at", "2020-01-01T00:00:00Z"),
+        ("updated_at", "2020-01-01T00:00:00Z"),
+    ],
+)
+def test_a_read_only_config_field_sent_is_never_stored(
+    as_superadmin: Any, superadmin: Any, field: str, value: Any
+) -> None:
+    response = as_superadmin.patch(
+        "/api/system-config/max_consecutive_failures/",
+        {field: value, "config_value": 4},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    row = SystemConfig.objects.get(config_key="max_consecutive_failures")
+    assert str(row.pk) != "00000000-0000-0000-0000-000000000001"
+    assert row.last_updated_by == superadmin
+    assert row.created_at.year != 2020 and row.updated_at.year != 2020

@@ -223,20 +223,23 @@ def test_scores_when_every_check_answered_with_a_client_error() -> None:
 
 
 @pytest.mark.parametrize(
-    ("active", "expected"),
+    ("mean", "active", "expected"),
     [
         # Threshold twice the baseline mean of 200 ms: 300 and 400 are fast.
-        (True, Decimal("0.5000")),
+        (200, True, Decimal("0.5000")),
         # An inactive baseline does not count: all four are within 5 s.
-        (False, Decimal("1.0000")),
+        (200, False, Decimal("1.0000")),
+        # Nor does one without a positive mean, as in the check engine.
+        (0, True, Decimal("1.0000")),
+        (None, True, Decimal("1.0000")),
     ],
 )
 def test_performance_is_measured_against_the_active_baseline(
-    active: bool, expected: Decimal
+    mean: int | None, active: bool, expected: Decimal
 ) -> None:
     service = IntegrationFactory()
     BaselineFactory(
-        integration=service, baseline_response_time_ms=200, is_active=active
+        integration=service, baseline_response_time_ms=mean, is_active=active
     )
     checks(service, TEN, ok(300), ok(400), ok(401), ok(1000))
 

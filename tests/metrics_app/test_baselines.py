@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from metrics_app.aggregation import aggregate_hours
-from metrics_app.baselines import compute_baselines, period, slow_threshold_ms
+from metrics_app.baselines import compute_baselines, period
 from metrics_app.models import Baseline
 from tests.integrations_app.factories import IntegrationFactory
 from tests.metrics_app.factories import (
@@ -170,26 +170,3 @@ def test_corrupt_sums_of_one_integration_do_not_spoil_the_others() -> None:
     bad = Baseline.objects.get(integration=corrupt)
     assert bad.baseline_response_time_ms == Decimal("100.00")
     assert bad.response_time_std_dev == Decimal("999999.99")
-
-
-@pytest.mark.parametrize(
-    ("baseline", "threshold"),
-    [
-        (None, 5000.0),
-        ({"baseline_response_time_ms": Decimal("180.50")}, 361.0),
-        ({"baseline_response_time_ms": Decimal("180.50"), "is_active": False}, 5000.0),
-        ({"baseline_response_time_ms": None}, 5000.0),
-        (
-            {"baseline_response_time_ms": Decimal("90"), "baseline_type": "monthly"},
-            5000.0,
-        ),
-    ],
-)
-def test_the_slow_threshold_is_twice_the_active_baseline(
-    baseline: dict[str, Any] | None, threshold: float
-) -> None:
-    service = IntegrationFactory()
-    if baseline is not None:
-        BaselineFactory(integration=service, **baseline)
-
-    assert slow_threshold_ms(service.id) == threshold

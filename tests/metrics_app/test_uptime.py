@@ -170,3 +170,9 @@ def test_windows_are_whole_hours_up_to_now(window: str, since: datetime) -> None
 def test_it_refuses_an_unknown_window(window: str) -> None:
     with pytest.raises(ValueError, match="window must be one of 24h, 7d, 30d"):
         uptime_summary(IntegrationFactory().id, window, now=NOW)
+
+
+@pytest.mark.parametrize("integration_id", ["", "42", "not-a-uuid", "1' OR '1'='1"])
+def test_it_refuses_a_malformed_integration_id(integration_id: str) -> None:
+    with pytest.raises(ValueError):
+        uptime_summary(integration_id, "24h", now=NOW)
