@@ -239,7 +239,8 @@ def _over_http(api: ModuleType, rounds: int, requests: int) -> None:
     server = None
     tables = _guarded_tables()
     try:
-        api._populate(count)
+        with access.as_owner():
+            api._populate(count)
         tokens = _tokens()
         week_ago = (timezone.now() - datetime.timedelta(days=7)).strftime(
             "%Y-%m-%dT%H:%M:%SZ"
