@@ -17,6 +17,7 @@ from alerts_app.signals import incident_changed
 from integrations_app import audit
 from integrations_app.models import Dependency, Integration
 from integrations_app.signals import announce
+from monitor_project import access
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _note(note: Any) -> str | None:
 
 
 def _locked(incident_id: Any) -> Incident:
-    return Incident.objects.select_for_update().get(pk=incident_id)
+    return access.lock_for_update(Incident.objects, pk=incident_id)
 
 
 def message_for(rule: AlertRule, integration_name: str, value: Decimal | None) -> str:

@@ -201,9 +201,8 @@ class AlertRuleSerializer(ReadableFieldsOnce, serializers.ModelSerializer[AlertR
 
 
 class IncidentSerializer(ReadableFieldsOnce, serializers.ModelSerializer[Incident]):
-    alert_rule_name = serializers.CharField(
-        source="alert_rule.rule_name", read_only=True
-    )
+    # Annotated by the view: staff may not read alert rules, so theirs is null.
+    alert_rule_name = serializers.CharField(read_only=True, allow_null=True)
     integration_name = serializers.CharField(
         source="integration.display_name", read_only=True
     )

@@ -33,6 +33,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from monitor_project import access
+
 DAYS = 30
 INCIDENTS = 200
 
@@ -275,7 +277,9 @@ def run() -> None:
     )
     server = None
     try:
-        _populate(n)
+        # Bulk loading and ANALYZE need the owner of the tables.
+        with access.as_owner():
+            _populate(n)
         token = _token()
         week_ago = (datetime.now(UTC) - timedelta(days=7)).strftime(
             "%Y-%m-%dT%H:%M:%SZ"

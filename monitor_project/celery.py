@@ -6,6 +6,9 @@ import os
 
 from celery import Celery
 
+# Connects the receivers that make workers and beat act as the system.
+from monitor_project import access  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor_project.settings")
 
 app = Celery("monitor_project")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from pathlib import Path
 
@@ -295,3 +296,18 @@ CHANNEL_LAYERS = {
 # Separate Celery key spaces on one Redis (parallel test runs, several tenants).
 if _celery_prefix := env.str("CELERY_KEY_PREFIX", default=""):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": _celery_prefix}
+
+# Row-level security: queries run as a role that no policy lets through unless
+# the request, task or command says who is asking (monitor_project/access.py).
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="monitor_app")
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE_APP_ROLE):
+    raise ImproperlyConfigured("DATABASE_APP_ROLE must be a lower-case SQL name")
+INSTALLED_APPS.append("access_app")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "monitor_project.access.RequestAccessMiddleware",
+)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "monitor_project.authentication.TokenAuthentication",
+    "monitor_project.authentication.SessionAuthentication",
+]

@@ -8,6 +8,14 @@ from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from monitor_project import access
+from monitor_project.roles import SYSTEM
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Fixtures and assertions act as the system; requests take their user's role.
+    access.set_process_default(SYSTEM)
+
 
 def _user(django_user_model: Any, username: str, role: str | None, **extra: Any) -> Any:
     user = django_user_model.objects.create_user(

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 WORKER = """
 import sys, django
+from monitor_project import access
+access.set_process_default("system")  # as a Celery worker does
 django.setup()
 from django.utils.dateparse import parse_datetime
 from integrations_app import scheduling
