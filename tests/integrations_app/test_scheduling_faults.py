@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -33,10 +34,14 @@ scheduling.run_batch(sys.argv[1].split(","), parse_datetime(sys.argv[2]))
 
 
 def _database_url() -> str:
+    """Name the test database for a child process, over TCP or a socket folder."""
     db = settings.DATABASES["default"]
+    user = db.get("USER") or "postgres"
+    socket_dir = db.get("OPTIONS", {}).get("host")
+    if socket_dir and not db.get("HOST"):
+        return f"postgres://{user}@/{db['NAME']}?host={quote(socket_dir)}"
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or 5432
-    user = db.get("USER") or "postgres"
     return f"postgres://{user}@{host}:{port}/{db['NAME']}"
 
 
