@@ -31,6 +31,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @contextlib.contextmanager
 def _postgres() -> Iterator[str]:
     import pgserver
@@ -89,11 +97,7 @@ def _redis() -> Iterator[str]:
     try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
 
 
 @contextlib.contextmanager
@@ -152,11 +156,7 @@ def _demo_upstream(env: dict[str, str]) -> Iterator[None]:
         env.setdefault("MONITOR_CA_BUNDLE", str(bundle))
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
 
 
 def _listening(port: int) -> bool:
